@@ -1,0 +1,36 @@
+"""Runtime knobs (not part of the spec): where output goes, which designer, storage, gates.
+
+Read from ``DATAFACTORY_*`` environment variables; tests pass values to the constructor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DATAFACTORY_", extra="ignore")
+
+    output_dir: Path = Field(Path("datafactory-output"), description="runs, packages and work files")
+    domains_dir: Path = Field(PROJECT_ROOT / "domains", description="blueprint library")
+    storage: str = Field("", description="'' or a folder for local storage; s3://bucket/prefix for S3")
+    s3_endpoint_url: str | None = Field(None, description="custom S3 endpoint (MinIO and similar)")
+    s3_region: str | None = None
+    gate_poll_seconds: float = Field(2.0, gt=0, description="how often a paused run checks for an answer")
+    gate_timeout_seconds: int = Field(7 * 24 * 3600, gt=0, description="how long a gate waits for a person")
+    max_attempts: int = Field(3, ge=1, description="regenerations allowed per gate")
+    preview_rows: int = Field(20, ge=10, le=30)
+    chunk_rows: int = Field(500_000, ge=1_000, description="rows per generated Parquet part")
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1")
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: str | None = Field(None, description="falls back to OPENAI_API_KEY")
+    llm_max_repairs: int = Field(2, ge=0)
+
+
+def get_settings() -> Settings:
+    return Settings()
