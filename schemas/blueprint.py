@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from schemas.spec import ChallengeSpec, _StrictModel
+from schemas.spec import ChallengeSpec, Generator, QuestionSpec, _StrictModel
 
 
 class LocaleVariant(_StrictModel):
@@ -17,6 +17,19 @@ class LocaleVariant(_StrictModel):
     company_names: list[str] = Field(default_factory=list)
     # 'table.column' -> allowed values that replace the categorical values of that column
     values: dict[str, list[str]] = Field(default_factory=dict)
+    # 'table.column' -> a whole generator that replaces that column's (e.g. region by Indian city)
+    generators: dict[str, Generator] = Field(default_factory=dict)
+    # additive (designer): money and reporting units of the locale
+    currency_factor: float | None = Field(
+        None, gt=0, description="multiply money generators (unit = the spec's currency) by this, e.g. 83 for INR"
+    )
+    units: dict[str, str] = Field(
+        default_factory=dict, description="'table.column' -> unit in this locale, e.g. 'INR lakh'"
+    )
+    questions: list[QuestionSpec] = Field(
+        default_factory=list, description="questions replacing the spec's question of the same id (e.g. in crore)"
+    )
+    problem_statements: list[str] = Field(default_factory=list, description="templates; {company} is replaced")
 
 
 class Blueprint(_StrictModel):

@@ -36,6 +36,9 @@ class Finding(_StrictModel):
     unexpected_count: int = 0
     examples: list[str] = Field(default_factory=list)
     planted: bool = False
+    check_id: str = Field("", description="stable id: category:table.column:rule")
+    observed: str = Field("", description="the measured value")
+    expected: str = Field("", description="what the spec allows")
 
 
 class CategoryResult(_StrictModel):
@@ -57,6 +60,13 @@ class QualityReport(_StrictModel):
     planted_missing: list[str] = Field(default_factory=list, description="planted issues the checks did not find")
     engine: str = Field("basic", description="what ran the checks, e.g. great_expectations")
     seconds: float = 0.0
+    planted_checks: list[PlantedCheck] = Field(
+        default_factory=list, description="each planted issue group: present in the data, and which checks saw it"
+    )
+    planted_undetected: list[str] = Field(
+        default_factory=list, description="planted issues present in the data that no check flagged (informative)"
+    )
+    data_docs: str | None = Field(None, description="index.html of the GX data docs, when built")
 
     def category(self, name: str) -> CategoryResult:
         return next(c for c in self.categories if c.category == name)
@@ -64,3 +74,35 @@ class QualityReport(_StrictModel):
     @property
     def score(self) -> float:
         return round(sum(c.score for c in self.categories) / max(len(self.categories), 1), 1)
+
+
+MessKindName = Literal["duplicates", "casing", "whitespace", "missing", "outliers", "date_formats", "typos"]
+
+
+class IssueLogEntry(_StrictModel):
+    """One planted data-cleaning problem: where it is, what it was, what it became.
+
+    ``row_key`` is the row's primary key (parts joined by ``|``) or ``#<row number>`` when the table
+    has none; ``column`` is empty for whole-row kinds (duplicates). Values are text, as in the CSV.
+    """
+
+    table: str
+    row_key: str
+    column: str | None = None
+    kind: MessKindName
+    original_value: str = ""
+    new_value: str = ""
+
+
+class PlantedCheck(_StrictModel):
+    """How one planted (table, column, kind) group of the issue log fared in the checks."""
+
+    table: str
+    column: str | None = None
+    kind: MessKindName
+    entries: int
+    present: int = Field(description="entries whose new value is in the data at the logged row")
+    detected_by: list[str] = Field(default_factory=list, description="check ids that flagged it")
+
+
+QualityReport.model_rebuild()

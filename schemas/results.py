@@ -45,6 +45,18 @@ class PreviewCheck(_StrictModel):
         return not self.problems and all(q.answerable for q in self.questions)
 
 
+class ScenarioCheck(_StrictModel):
+    """Does a question's answer show the scenario planted for it? Stated vs measured size, and the evidence."""
+
+    scenario: str
+    description: str
+    effect: str = Field(description="scale, shift_weights or volume")
+    stated: float | None = Field(None, description="planted factor (a ratio; 0.55 = 45 % lower)")
+    measured: float | None = Field(None, description="the same ratio measured on the generated data")
+    shown: bool | None = Field(None, description="None when the answer's shape cannot tell")
+    evidence: str = ""
+
+
 class Answer(_StrictModel):
     question_id: str
     question: str
@@ -55,10 +67,41 @@ class Answer(_StrictModel):
     analysis: str = ""
     scenario: str | None = None
     scenario_finding: str | None = None
+    # additive fields (reports): how to read, chart and format the result
+    column_types: list[str] = Field(
+        default_factory=list, description="per column: int, float, string, date, datetime or bool"
+    )
+    units: dict[str, str] = Field(default_factory=dict, description="result column -> unit (USD, count, %, days)")
+    label_columns: list[str] = Field(default_factory=list, description="columns that name a row (category, period)")
+    measure: str | None = Field(None, description="the result column the analysis and chart are about")
+    chart: str = "bar"
+    answer_shape: str = "table"
+    difficulty: str = "medium"
+    truncated: bool = Field(False, description="rows holds only the first rows of a longer result")
+    highlights: list[str] = Field(default_factory=list, description="short facts drawn from the result")
+    analysis_source: Literal["llm", "template", "none"] = "template"
+    scenario_check: ScenarioCheck | None = None
+    error: str | None = Field(None, description="why the question could not be answered on this data")
+
+    def frame(self) -> Any:
+        """The stored rows as a pandas DataFrame (dates as ISO text)."""
+        import pandas as pd  # local: schemas stay importable without pandas at import time
+
+        return pd.DataFrame(self.rows, columns=self.columns)
 
 
 class AnswerKey(_StrictModel):
     answers: list[Answer]
+    analysis_source: Literal["llm", "template", "mixed", "none"] = "template"
+    notes: list[str] = Field(default_factory=list, description="what went differently, e.g. an LLM fallback")
+
+    def answer(self, question_id: str) -> Answer:
+        for answer in self.answers:
+            if answer.question_id == question_id:
+                return answer
+        raise KeyError(
+            f"no answer for question '{question_id}'; answers exist for {[a.question_id for a in self.answers]}"
+        )
 
 
 class ChallengeResult(_StrictModel):

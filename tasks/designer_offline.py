@@ -1,57 +1,107 @@
 """The offline designer: brief -> matched blueprint -> a seeded variation of its spec.
 
-Needs no network or key. Same brief + seed -> same challenge. Feedback from a gate is applied
-where a known phrase matches (see ``FEEDBACK_RULES``); anything else is reported back as not
-understood, so the person can edit the spec instead.
+Needs no network or key. Same brief + seed + attempt -> same challenge. The variation draws the
+company, stakeholder, problem statement, a whole-year shift of the time window, categorical shares,
+which optional tables/columns and scenarios stay, and which 8-12 questions are asked (every
+question that reveals a planted scenario is kept). Feedback from a gate is applied where a known
+phrase matches (``FEEDBACK_RULES``, documented in docs/FEEDBACK.md); anything else is reported in
+``Design.notes`` as not understood, so the person can edit the spec instead.
 """
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import sqlglot
+
 from schemas.blueprint import Blueprint
-from schemas.errors import InputError
+from schemas.errors import DataFactoryError, InputError, SpecError
 from schemas.serialize import spec_from_data, spec_to_data
 from schemas.spec import ChallengeSpec
-from tasks.domains import DomainMatch, get_blueprint, rank_domains
-
-INDIA_WORDS = (
-    "india",
-    "indian",
-    "mumbai",
-    "delhi",
-    "bengaluru",
-    "bangalore",
-    "rupee",
-    "inr",
-    "crore",
-    "lakh",
-    "hyderabad",
-    "chennai",
-    "kolkata",
-    "pune",
+from tasks.domains import DomainMatch, get_blueprint, rank_domains, tokens
+from tasks.schema_check import resolve_references
+from tasks.variation import (
+    YEAR_SHIFTS,
+    apply_locale,
+    choose_questions,
+    choose_scenarios,
+    drop_optional_parts,
+    drop_scenario,
+    jitter_weights,
+    plan_removal,
+    set_window,
+    shift_years,
+    try_removal,
 )
+
+# words that point a brief to India; anything else is en_US (geography, not domain knowledge)
+LOCALE_HINTS: dict[str, tuple[str, ...]] = {
+    "en_IN": (
+        "india",
+        "indian",
+        "mumbai",
+        "delhi",
+        "bengaluru",
+        "bangalore",
+        "rupee",
+        "rupees",
+        "inr",
+        "crore",
+        "crores",
+        "lakh",
+        "lakhs",
+        "hyderabad",
+        "chennai",
+        "kolkata",
+        "pune",
+        "ahmedabad",
+        "jaipur",
+        "lucknow",
+        "gurgaon",
+        "gurugram",
+        "noida",
+        "kerala",
+        "maharashtra",
+        "karnataka",
+        "tamil",
+    ),
+}
+DEFAULT_LOCALE = "en_US"
+
+
+class FeedbackRefused(DataFactoryError):
+    """A feedback phrase was understood but cannot be applied to this spec (the reason says why)."""
 
 
 @dataclass
 class Design:
+    """What a designer returns: the spec, the domain, the ranked matches, notes, and who designed it."""
+
     spec: ChallengeSpec
     domain: str
     matches: list[DomainMatch] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    designer: str = "offline"
 
 
 def choose_domain(brief: str, domain: str | None) -> tuple[str, list[DomainMatch]]:
-    """The requested domain, or the best-scoring one for the brief (runner-ups returned too)."""
+    """The requested domain, or the best-scoring one for the brief (runner-ups returned too).
+
+    Raises:
+        InputError: unknown ``domain``, or no domain matches the brief.
+    """
     ranked = rank_domains(brief)
     if domain:
         get_blueprint(domain)  # raises a clear error for an unknown domain
-        return domain, ranked
+        forced = [m for m in ranked if m.domain == domain]
+        return domain, forced + [m for m in ranked if m.domain != domain]
     if not ranked or ranked[0].score <= 0:
-        known = ", ".join(m.domain for m in ranked)
+        known = ", ".join(sorted(m.domain for m in ranked))
         raise InputError(
             f"the brief does not match any domain; mention the business (e.g. 'online store', 'hotel chain') "
             f"or pass --domain (one of: {known})"
@@ -60,8 +110,12 @@ def choose_domain(brief: str, domain: str | None) -> tuple[str, list[DomainMatch
 
 
 def detect_locale(brief: str) -> str:
+    """``en_IN`` when the brief points to India, else ``en_US``."""
     words = set(re.findall(r"[a-z]+", brief.lower()))
-    return "en_IN" if words & set(INDIA_WORDS) else "en_US"
+    for locale, hints in LOCALE_HINTS.items():
+        if words & set(hints):
+            return locale
+    return DEFAULT_LOCALE
 
 
 def design_offline(
@@ -74,6 +128,7 @@ def design_offline(
     locale: str | None = None,
     feedback: str | None = None,
     attempt: int = 0,
+    previous: ChallengeSpec | None = None,
 ) -> Design:
     """Design a challenge from a blueprint.
 
@@ -86,104 +141,550 @@ def design_offline(
         locale: e.g. en_IN; detected from the brief when omitted.
         feedback: a reviewer's words from a gate; applied where understood.
         attempt: the regeneration count, so a regenerated design differs from the last one.
+        previous: the spec shown at the gate; with feedback, the feedback is applied to it (so the
+            rest stays as reviewed) instead of drawing a new variation.
+
+    Returns:
+        The design; ``notes`` says what the variation and the feedback did or did not do.
 
     Raises:
-        InputError: empty brief, rows <= 0, unknown domain.
+        InputError: empty brief, rows <= 0, unknown domain, unknown locale format.
     """
     if not brief or not brief.strip():
         raise InputError("the brief is empty; describe the business and its problem in a sentence or two")
     if rows <= 0:
         raise InputError(f"rows must be a positive number, got {rows}")
+    if locale is not None and not re.fullmatch(r"[a-z]{2}_[A-Z]{2}", locale):
+        raise InputError(f"locale '{locale}' is not of the form en_US or en_IN")
     chosen, ranked = choose_domain(brief, domain)
     blueprint = get_blueprint(chosen)
-    rng = random.Random(f"{seed}:{attempt}:{chosen}")
-    locale = locale or detect_locale(brief)
-    data = spec_to_data(blueprint.spec)
-    _vary_profile(data, blueprint, rng, seed, variant, locale, rows, brief)
-    _choose_questions(data, blueprint, rng)
-    notes: list[str] = []
+    if previous is not None and feedback and previous.challenge.domain == chosen:
+        data = spec_to_data(previous)
+        notes = ["feedback applied to the reviewed spec"]
+    else:
+        locale = locale or detect_locale(brief)
+        rng = random.Random(f"{seed}:{attempt}:{chosen}")
+        data, notes = vary_blueprint(blueprint, rng, seed=seed, variant=variant, locale=locale, rows=rows, brief=brief)
     if feedback:
-        notes = apply_feedback(data, feedback)
-    return Design(spec_from_data(data), chosen, ranked[:4], notes)
+        notes += apply_feedback(data, feedback, blueprint)
+    return Design(spec_from_data(data), chosen, ranked[:4], notes, "offline")
 
 
-def _vary_profile(
-    data: dict, bp: Blueprint, rng: random.Random, seed: int, variant: int, locale: str, rows: int, brief: str
-) -> None:
+def vary_blueprint(
+    bp: Blueprint, rng: random.Random, *, seed: int, variant: int, locale: str, rows: int, brief: str
+) -> tuple[dict, list[str]]:
+    """A seeded variation of ``bp``'s spec as spec data, with notes on what was drawn."""
+    data = spec_to_data(bp.spec)
+    low, high = bp.question_count
     profile = data["challenge"]
     local = bp.locales.get(locale)
     names = (local.company_names if local and local.company_names else None) or bp.company_names
     company = rng.choice(names)
-    profile["company"] = {"name": company, "profile": profile["company"].get("profile", "")}
+    profile["company"] = {"name": company, "profile": profile["company"].get("profile", "") or f"Brief: {brief}"}
     profile["problem_statement"] = rng.choice(bp.problem_statements).format(company=company).strip()
     profile["stakeholder"] = rng.choice(bp.stakeholders)
     profile["id"] = f"{bp.domain.replace('_', '-')}-{seed}" + (f"-v{variant}" if variant else "")
     profile["title"] = f"{company}: {bp.title.lower()} analysis"
     profile["seed"] = seed
     profile["variant"] = variant
-    profile["locale"] = locale
-    if local:
-        profile["currency"] = local.currency
-        for ref, values in local.values.items():
-            _replace_values(data, ref, values)
+    profile["domain"] = bp.domain
     data["scale"] = rows
-    profile["company"]["profile"] = profile["company"]["profile"] or f"Brief: {brief.strip()}"
-
-
-def _replace_values(data: dict, ref: str, values: list[str]) -> None:
-    table_name, column_name = ref.split(".", 1)
-    for table in data["tables"]:
-        for column in table["columns"] if table["name"] == table_name else []:
-            if column["name"] == column_name and column["generator"]["kind"] == "categorical":
-                column["generator"]["values"] = values
-                column["generator"].pop("weights", None)
-
-
-def _choose_questions(data: dict, bp: Blueprint, rng: random.Random) -> None:
-    """Keep every question that reveals a planted scenario, then a seeded pick of the rest, in order."""
-    low, high = bp.question_count
-    questions = data["questions"]
-    count = min(len(questions), rng.randint(low, high))
-    linked = [q for q in questions if q.get("scenario")]
-    others = [q for q in questions if not q.get("scenario")]
-    keep = {q["id"] for q in linked} | {q["id"] for q in rng.sample(others, max(0, count - len(linked)))}
-    data["questions"] = [q for q in questions if q["id"] in keep]
+    notes = apply_locale(data, bp, locale)
+    notes += shift_years(data, rng.choice(YEAR_SHIFTS))
+    jitter_weights(data, rng)
+    notes += drop_optional_parts(data, rng, low)
+    notes += choose_scenarios(data, rng, low)
+    choose_questions(data, low, high, rng)
+    planted = ", ".join(s["name"] for s in data.get("scenarios", [])) or "none"
+    notes.append(f"variation: company {company}, scenarios planted: {planted}, {len(data['questions'])} questions")
+    return data, notes
 
 
 # --------------------------------------------------------------------------- feedback
 
 
-def _scale(factor: float) -> Callable[[dict, re.Match], str]:
-    def apply(data: dict, _: re.Match) -> str:
-        data["scale"] = max(1, int(data["scale"] * factor))
-        return f"scale set to {data['scale']:,} rows"
+@dataclass
+class FeedbackContext:
+    """The spec data being edited and the blueprint it came from (for questions and scenarios to add)."""
+
+    data: dict
+    blueprint: Blueprint | None
+    low: int = 8
+    high: int = 12
+
+    def spec(self) -> ChallengeSpec:
+        return spec_from_data(self.data)
+
+    def question_pool(self) -> list[dict]:
+        """Blueprint questions the current spec does not ask yet and can answer, moved to its window."""
+        if self.blueprint is None:
+            return []
+        pool_data = spec_to_data(self.blueprint.spec)
+        apply_locale(pool_data, self.blueprint, self.data["challenge"].get("locale", "en_US"))
+        years = int(str(self.data["challenge"]["time_window"]["end"])[:4]) - int(
+            str(pool_data["challenge"]["time_window"]["end"])[:4]
+        )
+        shift_years(pool_data, years)
+        spec = self.spec()
+        asked = {q["id"] for q in self.data["questions"]}
+        columns = {f"{t.name}.{c.name}" for t in spec.tables for c in t.columns}
+        scenarios = {s.name for s in spec.scenarios}
+        pool = []
+        for question in pool_data["questions"]:
+            if question["id"] in asked:
+                continue
+            try:
+                refs = resolve_references(question["sql"], spec)
+            except sqlglot.errors.SqlglotError:
+                continue
+            if set(refs.tables) - set(spec.table_names) or set(refs.columns) - columns:
+                continue
+            if question.get("scenario") and question["scenario"] not in scenarios:
+                question = {k: v for k, v in question.items() if k != "scenario"}
+            pool.append(question)
+        return pool
+
+
+Rule = Callable[[FeedbackContext, re.Match], str]
+_STOP = {"the", "a", "an", "about", "on", "of", "for", "around", "more", "question", "some", "please", "with", "in"}
+
+
+def _topic_tokens(text: str) -> set[str]:
+    return {t for t in tokens(text) if t not in _STOP and len(t) > 2}
+
+
+def _about(question: dict, topic: set[str]) -> bool:
+    return bool(topic & set(tokens(question["text"]))) or bool(topic & set(tokens(question["sql"])))
+
+
+def _trim_questions(ctx: FeedbackContext, keep: set[str]) -> None:
+    """Bring the question count down to the blueprint's maximum, dropping unlinked questions not in ``keep``."""
+    questions = ctx.data["questions"]
+    for question in reversed(list(questions)):
+        if len(ctx.data["questions"]) <= ctx.high:
+            break
+        if question["id"] not in keep and not question.get("scenario"):
+            ctx.data["questions"].remove(question)
+
+
+def _more_questions_on(ctx: FeedbackContext, match: re.Match) -> str:
+    topic = _topic_tokens(match.group("topic"))
+    if not topic:
+        raise FeedbackRefused("name a topic, e.g. 'more questions on returns'")
+    added = [q for q in ctx.question_pool() if _about(q, topic)]
+    if not added:
+        raise FeedbackRefused(
+            f"the blueprint has no further question about '{match.group('topic').strip()}'; add one in the spec"
+        )
+    ctx.data["questions"].extend(added)
+    _trim_questions(ctx, {q["id"] for q in added} | {q["id"] for q in ctx.data["questions"] if _about(q, topic)})
+    kept = [q["id"] for q in added if q in ctx.data["questions"]]
+    return f"added question(s) {', '.join(kept)} about {' '.join(sorted(topic))}"
+
+
+def _fewer_questions_on(ctx: FeedbackContext, match: re.Match) -> str:
+    topic = _topic_tokens(match.group("topic"))
+    about = [q["id"] for q in ctx.data["questions"] if _about(q, topic)]
+    if not about:
+        raise FeedbackRefused(f"no question is about '{match.group('topic').strip()}'")
+    spare = len(ctx.data["questions"]) - ctx.low
+    if spare <= 0:
+        raise FeedbackRefused(f"the challenge already has the minimum of {ctx.low} questions")
+    dropped = about[:spare]
+    ctx.data["questions"] = [q for q in ctx.data["questions"] if q["id"] not in dropped]
+    return f"removed question(s) {', '.join(dropped)}"
+
+
+def _question_count(delta: int) -> Rule:
+    def apply(ctx: FeedbackContext, _: re.Match) -> str:
+        if delta > 0:
+            room = ctx.high - len(ctx.data["questions"])
+            pool = ctx.question_pool()[: max(0, room)]
+            if not pool:
+                raise FeedbackRefused(f"no further blueprint question fits (maximum {ctx.high})")
+            ctx.data["questions"].extend(pool)
+            return f"added question(s) {', '.join(q['id'] for q in pool)}"
+        spare = [q for q in ctx.data["questions"] if not q.get("scenario")]
+        cut = spare[-max(0, len(ctx.data["questions"]) - ctx.low) :] if len(ctx.data["questions"]) > ctx.low else []
+        if not cut:
+            raise FeedbackRefused(f"the challenge already has the minimum of {ctx.low} questions")
+        ctx.data["questions"] = [q for q in ctx.data["questions"] if q not in cut[-2:]]
+        return f"removed question(s) {', '.join(q['id'] for q in cut[-2:])}"
 
     return apply
 
 
-def _difficulty(level: str) -> Callable[[dict, re.Match], str]:
-    def apply(data: dict, _: re.Match) -> str:
-        data["challenge"]["difficulty"] = level
-        return f"difficulty set to {level}"
+def _scale(factor: float) -> Rule:
+    def apply(ctx: FeedbackContext, _: re.Match) -> str:
+        ctx.data["scale"] = max(1, int(ctx.data["scale"] * factor))
+        return f"scale set to {ctx.data['scale']:,} rows"
 
     return apply
 
 
-FEEDBACK_RULES: list[tuple[str, Callable[[dict, re.Match], str]]] = [
-    (r"\b(more|bigger|larger)\b.*\b(rows|data)\b", _scale(2.0)),
-    (r"\b(fewer|less|smaller)\b.*\b(rows|data)\b", _scale(0.5)),
-    (r"\b(harder|more difficult|advanced)\b", _difficulty("hard")),
-    (r"\b(easier|simpler|beginner)\b", _difficulty("easy")),
+def _rows(ctx: FeedbackContext, match: re.Match) -> str:
+    number = float(match.group("n").replace(",", "").replace("_", ""))
+    unit = (match.group("unit") or "").lower()
+    number *= {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000}.get(unit, 1)
+    if number < 1:
+        raise FeedbackRefused("the number of rows must be at least 1")
+    ctx.data["scale"] = int(number)
+    return f"scale set to {int(number):,} rows"
+
+
+def _difficulty(level: str) -> Rule:
+    swap_out, prefer = ({"easy"}, ("hard", "medium")) if level == "hard" else ({"hard"}, ("easy", "medium"))
+
+    def apply(ctx: FeedbackContext, _: re.Match) -> str:
+        ctx.data["challenge"]["difficulty"] = level
+        pool = sorted(
+            (q for q in ctx.question_pool() if q.get("difficulty", "medium") in prefer),
+            key=lambda q: prefer.index(q.get("difficulty", "medium")),
+        )
+        swapped = []
+        for question in list(ctx.data["questions"]):
+            if not pool:
+                break
+            if question.get("difficulty", "medium") in swap_out and not question.get("scenario"):
+                new = pool.pop(0)
+                ctx.data["questions"][ctx.data["questions"].index(question)] = new
+                swapped.append(f"{question['id']}->{new['id']}")
+        done = f"difficulty set to {level}"
+        return done + (f"; swapped question(s) {', '.join(swapped)}" if swapped else "")
+
+    return apply
+
+
+def _window(ctx: FeedbackContext, match: re.Match) -> str:
+    start, end = int(match.group("a")), int(match.group("b"))
+    try:
+        notes = set_window(ctx.data, start, end)
+    except ValueError as exc:
+        raise FeedbackRefused(str(exc)) from None
+    return "; ".join(notes)
+
+
+def _single_year(ctx: FeedbackContext, match: re.Match) -> str:
+    year = int(match.group("a"))
+    return "; ".join(set_window(ctx.data, year, year)) + " (one year: year-over-year questions will show one year)"
+
+
+def _find_table(spec: ChallengeSpec, words: str) -> str:
+    wanted = tokens(words)
+    for table in spec.tables:
+        if tokens(table.name) == wanted or "_".join(wanted) == table.name:
+            return table.name
+    close = [t.name for t in spec.tables if set(wanted) & set(tokens(t.name.replace("_", " ")))]
+    if len(close) == 1:
+        return close[0]
+    raise FeedbackRefused(f"no table '{words.strip()}' (tables are: {', '.join(spec.table_names)})")
+
+
+def _drop_table(ctx: FeedbackContext, match: re.Match) -> str:
+    spec = ctx.spec()
+    name = _find_table(spec, match.group("name"))
+    removal = plan_removal(spec, tables=[name], only_optional=False)
+    if reason := try_removal(ctx.data, removal, ctx.low):
+        raise FeedbackRefused(f"cannot drop table {name}: {reason}")
+    return f"dropped {removal.describe()}"
+
+
+def _drop_column(ctx: FeedbackContext, match: re.Match) -> str:
+    spec = ctx.spec()
+    column = match.group("column").strip().replace(" ", "_")
+    owners = [t.name for t in spec.tables if t.column(column) is not None]
+    if match.group("table"):
+        owners = [o for o in owners if o == _find_table(spec, match.group("table"))]
+    if len(owners) != 1:
+        where = f"in tables {', '.join(owners)}; say which, e.g. 'drop the {column} column from <table>'"
+        raise FeedbackRefused(f"column '{column}' is " + (where if owners else "in no table"))
+    removal = plan_removal(spec, columns=[(owners[0], column)], only_optional=False)
+    if reason := try_removal(ctx.data, removal, ctx.low):
+        raise FeedbackRefused(f"cannot drop {owners[0]}.{column}: {reason}")
+    return f"dropped {removal.describe()}"
+
+
+def _fewer_tables(ctx: FeedbackContext, _: re.Match) -> str:
+    spec = ctx.spec()
+    parents = {r.parent_table for r in spec.relationships} | {t.aggregate_of for t in spec.tables}
+    leaves = sorted(
+        (t for t in spec.tables if t.name not in parents and t.ratio != 1.0),
+        key=lambda t: (not t.optional, t.role != "bridge", t.name),
+    )
+    for table in leaves:
+        removal = plan_removal(spec, tables=[table.name], only_optional=False)
+        if try_removal(ctx.data, removal, ctx.low) is None:
+            return f"dropped {removal.describe()}"
+    raise FeedbackRefused(f"no table can go without leaving fewer than {ctx.low} questions")
+
+
+def _direction(words: str) -> float | None:
+    stems = set(tokens(words))
+    if stems & {"increase", "rise", "hike", "higher", "raise", "up", "surge", "jump", "inflation"}:
+        return 1.2
+    if stems & {"decrease", "drop", "cut", "fall", "lower", "decline", "discount", "reduction", "down"}:
+        return 0.8
+    return None
+
+
+def _add_scenario(ctx: FeedbackContext, match: re.Match) -> str:
+    topic_text = match.group("topic") or ""
+    topic = _topic_tokens(topic_text) - {"scenario", "add", "another"}
+    planted = {s["name"] for s in ctx.data.get("scenarios", [])}
+    candidates = []
+    if ctx.blueprint is not None:
+        for scenario in spec_to_data(ctx.blueprint.spec).get("scenarios", []):
+            if scenario["name"] in planted:
+                continue
+            words = set(tokens(scenario["name"].replace("_", " ") + " " + scenario["description"]))
+            words |= set(tokens(str(scenario["effect"].get("column", "")).replace("_", " ")))
+            candidates.append((len(topic & words), scenario))
+    candidates.sort(key=lambda c: -c[0])
+    if candidates and (candidates[0][0] > 0 or not topic):
+        return _plant_blueprint_scenario(ctx, candidates[0][1])
+    factor = _direction(topic_text)
+    if factor is None:
+        raise FeedbackRefused(
+            f"no blueprint scenario about '{topic_text.strip()}'; say 'increase' or 'drop' of a measure "
+            "(e.g. 'add a scenario about a price increase') or add the scenario in the spec"
+        )
+    return _build_scale_scenario(ctx, topic, factor)
+
+
+def _plant_blueprint_scenario(ctx: FeedbackContext, scenario: dict) -> str:
+    scenario = copy.deepcopy(scenario)
+    pool_years = int(str(ctx.data["challenge"]["time_window"]["end"])[:4]) - int(
+        str(ctx.blueprint.spec.challenge.time_window.end)[:4]
+    )
+    holder = {"challenge": copy.deepcopy(ctx.data["challenge"]), "scenarios": [scenario], "questions": []}
+    holder["challenge"]["time_window"] = ctx.blueprint.spec.challenge.time_window.model_dump(mode="json")
+    shift_years(holder, pool_years)
+    trial = copy.deepcopy(ctx.data)
+    trial.setdefault("scenarios", []).append(holder["scenarios"][0])
+    try:
+        spec_from_data(trial)
+    except SpecError as exc:
+        raise FeedbackRefused(f"scenario {scenario['name']} does not fit this spec: {exc.problems[0]}") from None
+    ctx.data.clear()
+    ctx.data.update(trial)
+    linked = [
+        q for q in FeedbackContext(ctx.data, ctx.blueprint).question_pool() if q.get("scenario") == scenario["name"]
+    ]
+    ctx.data["questions"].extend(linked)
+    _trim_questions(ctx, {q["id"] for q in linked})
+    return f"planted scenario {scenario['name']} ({scenario['description']})" + (
+        f" with question(s) {', '.join(q['id'] for q in linked)}" if linked else ""
+    )
+
+
+_SCALABLE_KINDS = {"numeric", "lookup", "categorical", "conditional"}
+
+
+def _build_scale_scenario(ctx: FeedbackContext, topic: set[str], factor: float) -> str:
+    spec = ctx.spec()
+    currency = spec.challenge.currency
+    candidates = []
+    for table in spec.tables:
+        dates = [c.name for c in table.columns if c.type in ("date", "datetime")]
+        if not dates or table.role == "aggregate":
+            continue
+        for column in table.columns:
+            if column.type not in ("int", "float", "decimal") or column.generator.kind not in _SCALABLE_KINDS:
+                continue
+            if column.name in table.primary_key or column.generator.kind == "foreign_key":
+                continue
+            named = len(topic & set(tokens(column.name.replace("_", " "))))
+            money = column.unit == currency
+            if named or money:
+                own = column.generator.kind != "lookup"  # a looked-up value should keep matching its parent
+                main = table.ratio == 1.0
+                rank = (named, own, table.role == "fact", main, money)
+                candidates.append((rank, table.name, column.name, dates[0]))
+    if not candidates:
+        raise FeedbackRefused(
+            f"no numeric column about '{' '.join(sorted(topic))}' in a table with a date; add the scenario in the spec"
+        )
+    rank, table_name, column_name, date_column = max(candidates)
+    named = rank[0]
+    window_end = dt.date.fromisoformat(str(spec.challenge.time_window.end))
+    start = dt.date(window_end.year, 7, 1) if window_end.month >= 9 else dt.date(window_end.year - 1, 7, 1)
+    start = max(start, spec.challenge.time_window.start + dt.timedelta(days=60))
+    start = start.replace(day=1)
+    change = "increase" if factor > 1 else "decrease"
+    name = f"{column_name}_{change}"[:60]
+    if name in {s.name for s in spec.scenarios}:
+        raise FeedbackRefused(f"scenario {name} is already planted")
+    percent = round(abs(factor - 1) * 100)
+    scenario = {
+        "name": name,
+        "description": f"From {start:%B %Y}, {table_name}.{column_name} is about {percent}% "
+        f"{'higher' if factor > 1 else 'lower'} than before.",
+        "table": table_name,
+        "condition": {"date_column": date_column, "start": start.isoformat(), "end": str(window_end)},
+        "effect": {"kind": "scale", "column": column_name, "factor": factor},
+        "optional": True,
+    }
+    ids = {q["id"] for q in ctx.data["questions"]}
+    number = next(n for n in range(len(ids) + 1, 200) if f"q{n:02d}" not in ids)
+    question = {
+        "id": f"q{number:02d}",
+        "text": f"How did the average {column_name.replace('_', ' ')} change from {start:%B %Y} on, "
+        f"compared with before?",
+        "difficulty": "medium",
+        "skills": ["before_after", "case_when", "aggregation"],
+        "answer_shape": "table",
+        "chart": "column",
+        "scenario": name,
+        "sql": (
+            f"SELECT CASE WHEN {date_column} >= DATE '{start}' THEN 'from {start:%Y-%m}' ELSE 'before {start:%Y-%m}' "
+            "END AS period,\n       COUNT(*) AS rows_count,\n"
+            f"       ROUND(AVG({column_name}), 2) AS avg_{column_name}\n"
+            f"FROM {table_name}\nWHERE {date_column} IS NOT NULL\nGROUP BY 1\nORDER BY MIN({date_column})"
+        ),
+    }
+    ctx.data.setdefault("scenarios", []).append(scenario)
+    ctx.data["questions"].append(question)
+    _trim_questions(ctx, {question["id"]})
+    why = "" if named else f" (no column is named after '{' '.join(sorted(topic))}'; used a money column)"
+    return f"built scenario {name}: {table_name}.{column_name} x{factor} from {start}, asked by {question['id']}{why}"
+
+
+def _drop_scenario(ctx: FeedbackContext, match: re.Match) -> str:
+    topic = _topic_tokens(match.group("topic")) - {"scenario"}
+    scenarios = ctx.data.get("scenarios", [])
+    scored = sorted(
+        (
+            (len(topic & set(tokens(s["name"].replace("_", " ") + " " + s["description"]))), s["name"])
+            for s in scenarios
+        ),
+        reverse=True,
+    )
+    if not scored or scored[0][0] == 0:
+        names = ", ".join(s["name"] for s in scenarios) or "none"
+        raise FeedbackRefused(f"no planted scenario matches '{match.group('topic').strip()}' (planted: {names})")
+    return drop_scenario(ctx.data, scored[0][1], ctx.low)
+
+
+def _locale(locale: str) -> Rule:
+    def apply(ctx: FeedbackContext, _: re.Match) -> str:
+        if ctx.blueprint is None or locale not in ctx.blueprint.locales:
+            raise FeedbackRefused(f"the blueprint has no {locale} variant; start a new run with --locale {locale}")
+        if ctx.data["challenge"].get("locale") == locale:
+            return f"locale is already {locale}"
+        ctx.data["challenge"]["company"]["name"] = (
+            ctx.blueprint.locales[locale].company_names[0]
+            if (ctx.blueprint.locales[locale].company_names)
+            else ctx.data["challenge"]["company"]["name"]
+        )
+        return "; ".join(apply_locale(ctx.data, ctx.blueprint, locale))
+
+    return apply
+
+
+_YEAR = r"(?:19|20)\d{2}"
+_TOPIC = r"(?P<topic>[a-z0-9 &/-]+?)(?=\s*(?:,|\band\b|\bbut\b|$))"
+FEEDBACK_RULES: list[tuple[str, Rule]] = [
+    (rf"\b(?:more|extra|additional)\s+questions?\s+(?:on|about|around|for|regarding)\s+{_TOPIC}", _more_questions_on),
+    (rf"\bfocus\s+(?:more\s+)?on\s+{_TOPIC}", _more_questions_on),
+    (
+        rf"\b(?:fewer|less|no|drop|remove)\s+(?:the\s+)?questions?\s+(?:on|about|around|regarding)\s+{_TOPIC}",
+        _fewer_questions_on,
+    ),
+    (r"\bmore questions\b(?!\s+(?:on|about|around|for|regarding)\b)", _question_count(+2)),
+    (r"\b(?:fewer|less) questions\b(?!\s+(?:on|about|around|regarding)\b)", _question_count(-2)),
+    (
+        r"\badd\s+(?:a|an|another|one more)?\s*(?:new\s+)?scenario"
+        rf"(?:\s+(?:about|on|for|with|where|of))?(?:\s+{_TOPIC})?",
+        _add_scenario,
+    ),
+    (rf"\b(?:remove|drop|delete|no)\s+(?:the\s+)?scenario(?:\s+(?:about|on|for|with|of))?\s+{_TOPIC}", _drop_scenario),
+    (
+        r"\b(?:drop|remove|delete|without|exclude)\s+(?:the\s+)?(?:table\s+(?P<name>[a-z_ ]+?)|"
+        r"(?P<name2>[a-z_ ]+?)\s+table)\b",
+        lambda ctx, m: _drop_table(ctx, _Named(m.group("name") or m.group("name2"))),
+    ),
+    (
+        r"\b(?:drop|remove|delete|without|exclude)\s+(?:the\s+)?(?:column\s+(?P<column>[a-z_]+)|"
+        r"(?P<column2>[a-z_ ]+?)\s+column)(?:\s+(?:from|of|in)\s+(?:the\s+)?(?P<table>[a-z_]+))?",
+        lambda ctx, m: _drop_column(ctx, _Named(m.group("column") or m.group("column2"), m.group("table"))),
+    ),
+    (r"\b(?:fewer|less|smaller number of)\s+tables\b", _fewer_tables),
+    (rf"\b(?:from\s+)?(?P<a>{_YEAR})\s*(?:to|-|–|through|until|till|and)\s*(?P<b>{_YEAR})\b", _window),
+    (rf"\b(?:only|just)\s+(?P<a>{_YEAR})\b", _single_year),
+    (r"\b(?P<n>\d[\d,_]*(?:\.\d+)?)\s*(?P<unit>k|thousand|m|million)?\s+rows\b", _rows),
+    (r"\b(?:more|bigger|larger)\b.*\b(?:rows|data)\b", _scale(2.0)),
+    (r"\b(?:fewer|less|smaller)\b.*\b(?:rows|data)\b", _scale(0.5)),
+    (r"\b(?:harder|more difficult|more advanced|more challenging|tougher)\b", _difficulty("hard")),
+    (r"\b(?:easier|simpler|beginner|less difficult)\b", _difficulty("easy")),
+    (r"\b(?:india|indian|rupees?|inr)\b", _locale("en_IN")),
 ]
 
 
-def apply_feedback(data: dict, feedback: str) -> list[str]:
-    """Apply the understood parts of ``feedback`` to ``data``; return one note per sentence."""
+class _Named:
+    """Adapter giving ``group('name')``/``group('column')``/``group('table')`` to the drop rules."""
+
+    def __init__(self, name: str, table: str | None = None) -> None:
+        self._groups = {"name": name, "column": name, "table": table}
+
+    def group(self, key: str) -> str | None:
+        return self._groups[key]
+
+
+def _sentences(feedback: str) -> list[str]:
+    return [s.strip() for s in re.split(r"[.;\n!]+|,\s+(?=[a-z])", feedback) if s.strip()]
+
+
+def apply_feedback(data: dict, feedback: str, blueprint: Blueprint | None = None) -> list[str]:
+    """Apply the understood parts of ``feedback`` to spec ``data`` in place; one note per sentence.
+
+    Args:
+        data: spec data (``spec_to_data``); edited in place and always left valid.
+        feedback: the reviewer's words; sentences are handled one by one.
+        blueprint: where questions and scenarios to add come from; looked up by the spec's domain
+            when omitted (and skipped when the domain has no blueprint).
+
+    Returns:
+        Notes: ``applied '...': what changed``, ``could not apply '...': why``, or
+        ``not understood: '...'`` with a pointer to docs/FEEDBACK.md.
+    """
+    if blueprint is None:
+        try:
+            blueprint = get_blueprint(data["challenge"]["domain"])
+        except DataFactoryError:
+            blueprint = None
+    low, high = blueprint.question_count if blueprint else (8, 12)
+    ctx = FeedbackContext(data, blueprint, low, high)
     notes = []
-    for sentence in [s.strip() for s in re.split(r"[.;\n]+", feedback) if s.strip()]:
-        done = [rule(data, m) for pattern, rule in FEEDBACK_RULES if (m := re.search(pattern, sentence.lower()))]
+    for sentence in _sentences(feedback):
+        text = sentence.lower()
+        done, refused = [], []
+        for pattern, rule in FEEDBACK_RULES:
+            match = re.search(pattern, text)
+            if not match:
+                continue
+            backup = copy.deepcopy(data)
+            try:
+                done.append(rule(ctx, match))
+                spec_from_data(data)
+            except FeedbackRefused as exc:
+                refused.append(exc.message)
+                data.clear()
+                data.update(backup)
+            except SpecError as exc:
+                refused.append(f"the result would be invalid ({exc.problems[0]})")
+                data.clear()
+                data.update(backup)
+            if _consumes(rule):
+                break
         if done:
             notes.append(f"applied '{sentence}': " + "; ".join(done))
-        else:
-            notes.append(f"not understood: '{sentence}'. Edit the spec at the gate instead (see FEEDBACK.md)")
+        if refused:
+            notes.append(f"could not apply '{sentence}': " + "; ".join(refused) + " (edit the spec at the gate)")
+        if not done and not refused:
+            notes.append(f"not understood: '{sentence}'; edit the spec at the gate instead (see docs/FEEDBACK.md)")
     return notes
+
+
+def _consumes(rule: Rule) -> bool:
+    """Rules after which the sentence is used up (so 'more questions on X' does not also add two more)."""
+    return rule in (_more_questions_on, _fewer_questions_on, _add_scenario, _drop_scenario)

@@ -1,18 +1,21 @@
 """Column builders, one per generator kind, dispatched in one ``match``.
 
 Each builder returns a pandas Series of ``ctx.n`` values, computed with whole-column numpy/pandas
-operations. Randomness comes from ``ctx.rng(...)``, a stream derived from the seed, the variant,
-the table and the column, so a column's values do not depend on the order other columns are built.
+operations. Randomness comes from ``ctx.rng(...)``: per-block streams derived from the seed, the
+variant, the table and the column, so a value depends only on its row number, never on the order
+other columns are built or on how the table is cut into chunks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.errors import GenerationError
 from schemas.spec import (
@@ -33,37 +36,66 @@ from schemas.spec import (
 )
 from tasks.engine.evaluate import evaluate
 from tasks.engine.fakerpool import faker_values
-from tasks.engine.seed import derive_seed, rng_for
+from tasks.engine.seed import BlockRng, derive_seed, rng_for
+
+if TYPE_CHECKING:
+    from tasks.engine.planner import TablePlan
+    from tasks.engine.relations import ForeignKeySetup, Retained
 
 
 @dataclass
 class BuildContext:
-    """What a column builder may read: the rows built so far and the finished parent tables."""
+    """What a column builder may read: this chunk's rows built so far and the parents' kept columns.
+
+    ``rows`` are the global candidate row numbers (they key the random streams); ``index`` are the
+    final row numbers (they number sequences); ``positions`` hold, per foreign key, the parent row
+    each row points at, so lookups are array takes instead of joins.
+    """
 
     spec: ChallengeSpec
     table: TableSpec
-    n: int
-    columns: dict[str, pd.Series]
-    tables: dict[str, pd.DataFrame]
-    row_offset: int = 0
-    stream: tuple[Any, ...] = field(default_factory=tuple)
+    rows: np.ndarray
+    columns: dict[str, pd.Series] = field(default_factory=dict)
+    parents: dict[str, Retained] = field(default_factory=dict)
+    positions: dict[str, np.ndarray] = field(default_factory=dict)
+    foreign_keys: dict[str, ForeignKeySetup] = field(default_factory=dict)
+    plan: TablePlan | None = None
+    total_rows: int = 0
+    index: np.ndarray | None = None
+    stream: tuple[Any, ...] = ()
 
-    def rng(self, *parts: object) -> np.random.Generator:
+    @property
+    def n(self) -> int:
+        return len(self.rows)
+
+    @property
+    def final_index(self) -> np.ndarray:
+        return self.rows if self.index is None else self.index
+
+    def rng(self, *parts: object) -> BlockRng:
         profile = self.spec.challenge
-        return rng_for(profile.seed, profile.variant, self.table.name, *self.stream, *parts)
+        return BlockRng(profile.seed, profile.variant, (self.table.name, *self.stream, *parts), self.rows)
+
+    def table_rng(self, *parts: object) -> np.random.Generator:
+        profile = self.spec.challenge
+        return rng_for(profile.seed, profile.variant, self.table.name, *parts)
 
     def seed(self, *parts: object) -> int:
         profile = self.spec.challenge
-        return derive_seed(profile.seed, profile.variant, self.table.name, *self.stream, *parts)
+        return derive_seed(profile.seed, profile.variant, self.table.name, *parts)
 
     def subset(self, mask: np.ndarray, label: str) -> BuildContext:
         return BuildContext(
             self.spec,
             self.table,
-            int(mask.sum()),
+            self.rows[mask],
             {k: v[mask].reset_index(drop=True) for k, v in self.columns.items()},
-            self.tables,
-            self.row_offset,
+            self.parents,
+            {k: v[mask] for k, v in self.positions.items()},
+            self.foreign_keys,
+            self.plan,
+            self.total_rows,
+            None if self.index is None else self.index[mask],
             (*self.stream, label),
         )
 
@@ -81,16 +113,18 @@ def build_column(ctx: BuildContext, column: ColumnSpec, gen: Any = None) -> pd.S
 def coerce(values: pd.Series, column_type: str) -> pd.Series:
     """Numbers as numbers and dates as dates while building, so expressions see the right kind."""
     if column_type in ("int", "float", "decimal") and not pd.api.types.is_numeric_dtype(values):
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.astype(object)
         return pd.to_numeric(values)
     if column_type in ("date", "datetime") and not pd.api.types.is_datetime64_any_dtype(values):
         return pd.to_datetime(values)
     return values
 
 
-def _build(ctx: BuildContext, column: ColumnSpec, gen: Any) -> pd.Series:
+def _build(ctx: BuildContext, column: ColumnSpec, gen: Any) -> pd.Series:  # noqa: C901 - one arm per kind
     match gen:
         case SequenceGenerator():
-            return _sequence(ctx, gen)
+            return sequence_values(gen, ctx.final_index)
         case CategoricalGenerator():
             return _categorical(ctx, column, gen)
         case NumericGenerator():
@@ -98,17 +132,23 @@ def _build(ctx: BuildContext, column: ColumnSpec, gen: Any) -> pd.Series:
         case DateGenerator():
             return _date(ctx, column, gen)
         case DateSequenceGenerator():
-            return pd.Series(date_sequence(ctx, gen)[: ctx.n])
+            days = date_sequence(ctx, gen)
+            return pd.Series(days[np.minimum(ctx.final_index, len(days) - 1)])
         case FakerGenerator():
             locale = gen.locale or ctx.spec.challenge.locale
-            values = faker_values(
-                gen.provider, locale, ctx.seed(column.name, "pool"), ctx.n, column.unique, ctx.rng(column.name)
+            return faker_values(
+                gen.provider,
+                locale,
+                ctx.seed(column.name, "pool"),
+                ctx.rows,
+                max(ctx.total_rows, ctx.n),
+                column.unique,
+                ctx.rng(column.name),
             )
-            return pd.Series(values, dtype=object)
         case ForeignKeyGenerator():
-            if column.name in ctx.columns:
-                return ctx.columns[column.name]
-            raise GenerationError("foreign keys are drawn before the other columns", column.name)
+            from tasks.engine.relations import draw_foreign_key
+
+            return draw_foreign_key(ctx, column.name)
         case LookupGenerator():
             return lookup(ctx, gen)
         case ConditionalGenerator():
@@ -118,49 +158,57 @@ def _build(ctx: BuildContext, column: ColumnSpec, gen: Any) -> pd.Series:
         case DerivedGenerator():
             return evaluate(gen.expression, ctx.columns, ctx.n)
         case _ if gen.kind in ("rollup", "group_key", "measure"):
-            # filled once the child (or source) rows exist; see tasks.engine.generate
+            # filled once the child (or source) rows exist; see tasks.engine.chunks
             return pd.Series(np.full(ctx.n, np.nan))
         case _:
             raise GenerationError(f"generator kind '{gen.kind}' is not supported", column.name)
 
 
-def _sequence(ctx: BuildContext, gen: SequenceGenerator) -> pd.Series:
-    numbers = gen.start + gen.step * (np.arange(ctx.n, dtype=np.int64) + ctx.row_offset)
+def sequence_values(gen: SequenceGenerator, index: np.ndarray) -> pd.Series:
+    numbers = gen.start + gen.step * np.asarray(index, dtype=np.int64)
     if gen.pattern is None:
         return pd.Series(numbers)
-    return pd.Series(format_pattern(gen.pattern, numbers), dtype=object)
+    return pd.Series(format_pattern(gen.pattern, numbers))
 
 
-def format_pattern(pattern: str, numbers: np.ndarray) -> np.ndarray:
-    """``CUST-#####`` with 42 -> ``CUST-00042``; wider numbers keep all their digits."""
+def format_pattern(pattern: str, numbers: np.ndarray) -> pd.arrays.ArrowExtensionArray:
+    """``CUST-#####`` with 42 -> ``CUST-00042``; wider numbers keep all their digits (Arrow kernels)."""
     start = pattern.index("#")
-    width = (
-        len(pattern) - len(pattern.lstrip("#"))
-        if start == 0
-        else len(pattern[start:]) - len(pattern[start:].lstrip("#"))
-    )
+    width = len(pattern[start:]) - len(pattern[start:].lstrip("#"))
     prefix, suffix = pattern[:start], pattern[start + width :]
-    digits = pd.Series(numbers).astype(str).str.zfill(width)
-    return (prefix + digits + suffix).to_numpy(dtype=object)
+    digits = pc.utf8_lpad(pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()), width, "0")
+    text = pc.binary_join_element_wise(prefix, digits, suffix, "")
+    return pd.arrays.ArrowExtensionArray(text)
 
 
 def _categorical(ctx: BuildContext, column: ColumnSpec, gen: CategoricalGenerator) -> pd.Series:
-    rng = ctx.rng(column.name, "categorical")
     values = np.array(gen.values, dtype=object)
     if column.unique:
-        if len(values) < ctx.n:
+        total = max(ctx.total_rows, ctx.n)
+        if len(values) < total:
             raise GenerationError(
-                f"unique column has {len(values)} allowed values for {ctx.n} rows; add values or drop 'unique'",
+                f"unique column has {len(values)} allowed values for {total} rows; add values or drop 'unique'",
                 column.name,
             )
-        return pd.Series(values[rng.permutation(len(values))[: ctx.n]], dtype=object)
+        order = ctx.table_rng(column.name, "unique").permutation(len(values))
+        return pd.Series(values[order[ctx.rows]], dtype=object)
     weights = np.asarray(gen.weights if gen.weights is not None else np.ones(len(values)), dtype=float)
-    index = rng.choice(len(values), size=ctx.n, p=weights / weights.sum())
-    return pd.Series(values[index], dtype=object)
+    index = ctx.rng(column.name, "categorical").choice(len(values), ctx.n, p=weights / weights.sum())
+    return categorical_series(values, index, column)
 
 
-def sample_numeric(gen: NumericGenerator, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Draw, clip to [min, max], round to ``decimals``."""
+def categorical_series(values: np.ndarray, index: np.ndarray, column: ColumnSpec) -> pd.Series:
+    """Text categories as a pandas Categorical (small in memory, fast string functions); others plain."""
+    if column.type in ("string", "category") and all(isinstance(v, str) for v in values):
+        unique, inverse = np.unique(values.astype(str), return_inverse=True)
+        if len(unique) == len(values):  # keep the author's order for the categories
+            return pd.Series(pd.Categorical.from_codes(index, categories=pd.Index(values, dtype=object)))
+        return pd.Series(pd.Categorical.from_codes(inverse[index], categories=pd.Index(unique, dtype=object)))
+    return pd.Series(values[index], dtype=object if column.type not in ("int", "float", "decimal") else None)
+
+
+def sample_numeric(gen: NumericGenerator, n: int, rng) -> np.ndarray:
+    """Draw, clip to [min, max], round to ``decimals``. ``rng``: a numpy Generator or a ``BlockRng``."""
     match gen.distribution:
         case "normal":
             x = rng.normal(gen.mean, gen.std, n)
@@ -215,30 +263,40 @@ def date_weights(gen: DateGenerator, days: pd.DatetimeIndex) -> np.ndarray:
 
 
 def _date(ctx: BuildContext, column: ColumnSpec, gen: DateGenerator) -> pd.Series:
+    """Days by inverse CDF of the seasonal profile; with ``after``, the CDF is cut at each row's floor.
+
+    Cutting the CDF (instead of redrawing early dates uniformly) keeps the seasonality and trend
+    shape for the rows that have a floor. When the planner draws the foreign key from the date
+    instead (``plan.date_first``), the floor is already honoured and this draws freely.
+    """
     start, end = date_bounds(ctx, gen.start, gen.end)
     days = pd.date_range(start, end, freq="D")
+    cdf = np.cumsum(date_weights(gen, days))
+    cdf /= cdf[-1]
     rng = ctx.rng(column.name, "date")
-    picked = days.values[rng.choice(len(days), size=ctx.n, p=date_weights(gen, days))]
-    values = pd.Series(picked)
-    if column.type == "datetime":
-        hours = np.arange(24)
-        p = np.asarray(gen.hour_weights, dtype=float) if gen.hour_weights else np.ones(24)
-        hour = rng.choice(hours, size=ctx.n, p=p / p.sum())
-        seconds = hour * 3600 + rng.integers(0, 3600, size=ctx.n)
-        values = values + pd.to_timedelta(seconds, unit="s")
-    if gen.after:
+    u = rng.random(ctx.n)
+    floor = None
+    if gen.after and not _drawn_from_date(ctx, column.name):
         floor = pd.to_datetime(date_reference(ctx, gen.after)).reset_index(drop=True)
-        too_early = (values < floor).to_numpy()
-        if too_early.any():
-            # redraw the early ones between their floor and the end of the window, uniformly
-            span = (pd.Timestamp(end) - floor[too_early]).dt.days.clip(lower=0).to_numpy()
-            shift = np.floor(rng.random(int(too_early.sum())) * (span + 1))
-            values[too_early] = floor[too_early].dt.normalize().to_numpy() + pd.to_timedelta(shift, unit="D")
-            if column.type == "datetime":
-                values[too_early] = values[too_early] + pd.to_timedelta(
-                    rng.integers(8 * 3600, 20 * 3600, int(too_early.sum())), unit="s"
-                )
+        first = ((floor.dt.normalize() - pd.Timestamp(start)).dt.days).to_numpy(dtype=float, na_value=0.0)
+        first = np.clip(first, 0, len(days)).astype(np.int64)
+        low = np.where(first > 0, cdf[np.maximum(first - 1, 0)], 0.0)
+        u = low + u * (1.0 - low)
+    index = np.minimum(np.searchsorted(cdf, u, side="right"), len(days) - 1)
+    values = pd.Series(days.values[index])
+    if column.type == "datetime":
+        p = np.asarray(gen.hour_weights, dtype=float) if gen.hour_weights else np.ones(24)
+        hour = rng.choice(24, ctx.n, p=p / p.sum())
+        seconds = hour * 3600 + rng.integers(0, 3600, ctx.n)
+        values = values + pd.to_timedelta(seconds, unit="s")
+    if floor is not None:
+        # a floor after the window end, or later the same day, wins: never before the parent's date
+        values = values.where(~(values < floor).to_numpy(), floor)
     return values
+
+
+def _drawn_from_date(ctx: BuildContext, column: str) -> bool:
+    return ctx.plan is not None and column in ctx.plan.date_first.values()
 
 
 def _date_offset(ctx: BuildContext, column: ColumnSpec, gen: DateOffsetGenerator) -> pd.Series:
@@ -259,42 +317,45 @@ def date_reference(ctx: BuildContext, ref: str) -> pd.Series:
 
 
 def lookup(ctx: BuildContext, gen: LookupGenerator) -> pd.Series:
-    """The parent's ``gen.column`` for each row's foreign key ``gen.via``."""
-    fk_column = ctx.table.column(gen.via)
-    fk = fk_column.generator
-    parent = ctx.tables[fk.parent_table]
-    keys = pd.Index(parent[fk.parent_column])
-    position = keys.get_indexer(ctx.columns[gen.via])
-    values = parent[gen.column].to_numpy()
-    out = pd.Series(values[np.where(position >= 0, position, 0)])
-    if (position < 0).any():
-        out[position < 0] = None
-    return out
+    """The parent's ``gen.column`` for each row's foreign key ``gen.via`` (an array take by position)."""
+    fk: ForeignKeyGenerator = ctx.table.column(gen.via).generator
+    return ctx.parents[fk.parent_table].values(gen.column, ctx.positions[gen.via])
 
 
 def _conditional(ctx: BuildContext, column: ColumnSpec, gen: ConditionalGenerator) -> pd.Series:
-    driver = ctx.columns[gen.on].astype(str).to_numpy()
+    codes, labels = _text_codes(ctx.columns[gen.on])
     out = pd.Series([None] * ctx.n, dtype=object)
     matched = np.zeros(ctx.n, dtype=bool)
     parts: list[tuple[np.ndarray, pd.Series]] = []
     for key, case in gen.cases.items():
-        mask = driver == str(key)
+        hits = np.flatnonzero(labels == str(key))
+        mask = np.isin(codes, hits) if len(hits) else np.zeros(ctx.n, dtype=bool)
         matched |= mask
         if mask.any():
             parts.append((mask, build_column(ctx.subset(mask, f"case={key}"), column, case)))
     rest = ~matched
     if gen.default is not None and rest.any():
         parts.append((rest, build_column(ctx.subset(rest, "default"), column, gen.default)))
+    if parts and all(pd.api.types.is_numeric_dtype(v) for _, v in parts):
+        numbers = np.full(ctx.n, np.nan)
+        for mask, values in parts:
+            numbers[mask] = values.to_numpy(dtype=float)
+        return pd.Series(numbers)
+    if parts and all(pd.api.types.is_datetime64_any_dtype(v) for _, v in parts):
+        stamps = np.full(ctx.n, np.datetime64("NaT"), dtype="datetime64[ns]")
+        for mask, values in parts:
+            stamps[mask] = values.to_numpy(dtype="datetime64[ns]")
+        return pd.Series(stamps)
     for mask, values in parts:
-        out[mask] = values.to_numpy()
-    return _infer(out)
+        out[mask] = values.to_numpy(dtype=object)
+    if column.type in ("string", "category") and ctx.n:
+        return out.astype("category")
+    return out
 
 
-def _infer(series: pd.Series) -> pd.Series:
-    if series.notna().any():
-        inferred = pd.api.types.infer_dtype(series, skipna=True)
-        if inferred in ("floating", "integer", "mixed-integer-float"):
-            return pd.to_numeric(series)
-        if inferred in ("datetime64", "datetime", "date"):
-            return pd.to_datetime(series)
-    return series
+def _text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and their text labels, so each case is one integer comparison."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(), values.cat.categories.astype(str).to_numpy()
+    codes, uniques = pd.factorize(values)
+    return codes, np.asarray([str(u) for u in uniques], dtype=object)

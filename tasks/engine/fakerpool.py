@@ -7,6 +7,7 @@ the provider's domain is too small, extend it with numeric suffixes.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -96,10 +97,14 @@ def check_provider(provider: str, locale: str) -> None:
         )
 
 
+@lru_cache(maxsize=64)
 def faker_pool(provider: str, locale: str, seed: int, size: int) -> np.ndarray:
-    """Up to ``size`` distinct values (fewer when the provider's domain is smaller), deterministic per seed."""
+    """Up to ``size`` distinct values (fewer when the provider's domain is smaller), deterministic per seed.
+
+    Cached per process: every chunk of a table reuses the one pool instead of calling Faker again.
+    """
     check_provider(provider, locale)
-    fake = _faker(locale)
+    fake = Faker(locale)  # a private instance: seeding the shared one would race between threads
     fake.seed_instance(seed)
     make = getattr(fake, provider)
     values: dict[str, None] = {}
@@ -108,26 +113,59 @@ def faker_pool(provider: str, locale: str, seed: int, size: int) -> np.ndarray:
     while len(values) < size and attempts < size * 3 + 50:
         values[str(make())] = None
         attempts += 1
-    return np.array(list(values), dtype=object)
+    pool = np.array(list(values), dtype=object)
+    pool.setflags(write=False)
+    return pool
 
 
-def faker_values(provider: str, locale: str, seed: int, n: int, unique: bool, rng: np.random.Generator) -> np.ndarray:
-    """``n`` values; distinct when ``unique`` (suffixing ' 2', ' 3' ... once the pool runs out)."""
+def pool_size(n_total: int, unique: bool) -> int:
+    """How many distinct Faker values a column of ``n_total`` rows draws from."""
+    return min(n_total, 20 * POOL_SIZE if unique else POOL_SIZE)
+
+
+def faker_values(provider: str, locale: str, seed: int, rows: np.ndarray, n_total: int, unique: bool, rng) -> pd.Series:
+    """Values for global row numbers ``rows`` of a column of ``n_total`` rows.
+
+    Not unique: a categorical over the pool (cheap in memory, string functions run on the pool).
+    Unique: row r takes slot ``j = (a r + c) mod n_total`` of a seeded bijection; slot j is pool value
+    ``j mod P`` with suffix ``j // P + 1`` ('Ann Lee 2', 'ann2@x.com'), so values stay distinct
+    whatever the chunking.
+
+    Raises:
+        GenerationError: a unique column whose provider yields fewer than 2 distinct values.
+    """
+    pool = faker_pool(provider, locale, seed, max(1, pool_size(n_total, unique)))
     if not unique:
-        pool = faker_pool(provider, locale, seed, min(n, POOL_SIZE))
-        return pool[rng.integers(0, len(pool), size=n)]
-    pool = faker_pool(provider, locale, seed, min(n, 20 * POOL_SIZE))
-    if len(pool) >= n:
-        return pool[rng.permutation(len(pool))[:n]]
-    if len(pool) < 2:
+        codes = rng.integers(0, len(pool), len(rows))
+        return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(pool, dtype=object)))
+    check_unique_domain(provider, len(pool), n_total)
+    a, c = _bijection(seed, n_total)
+    slots = (a * np.asarray(rows, dtype=object if n_total > 2**31 else np.int64) + c) % n_total
+    slots = slots.astype(np.int64)
+    base = pool[slots % len(pool)]
+    suffix = slots // len(pool) + 1
+    if (suffix == 1).all():
+        return pd.Series(base, dtype=object)
+    return pd.Series(_suffixed(base, suffix), dtype=object)
+
+
+def check_unique_domain(provider: str, distinct: int, n_total: int) -> None:
+    if distinct < n_total and distinct < 2:
         raise GenerationError(
-            f"Faker provider '{provider}' gives only {len(pool)} distinct value(s); it cannot fill a unique "
-            f"column of {n} rows. Drop 'unique' or use a sequence generator"
+            f"Faker provider '{provider}' gives only {distinct} distinct value(s); it cannot fill a unique "
+            f"column of {n_total} rows. Drop 'unique' or use a sequence generator"
         )
-    rounds = -(-n // len(pool))
-    base = np.tile(pool, rounds)[:n]
-    suffix = np.repeat(np.arange(1, rounds + 1), len(pool))[:n]
-    return _suffixed(base, suffix)[rng.permutation(n)]
+
+
+def _bijection(seed: int, n: int) -> tuple[int, int]:
+    """``a`` coprime with ``n`` and an offset ``c``: ``r -> (a r + c) mod n`` permutes 0..n-1."""
+    rng = np.random.default_rng(seed)
+    if n <= 2:
+        return 1, int(rng.integers(0, n))
+    while True:
+        a = int(rng.integers(1, n))
+        if math.gcd(a, n) == 1:
+            return a, int(rng.integers(0, n))
 
 
 def _suffixed(base: np.ndarray, suffix: np.ndarray) -> np.ndarray:

@@ -1,27 +1,63 @@
-"""Run a resolved plan: build every table in dependency order, apply scenarios, fill rollups.
+"""Run a resolved plan: tables in dependency order, each as chunks fanned out with ``map_fn``.
 
-Same spec + seed + variant -> the same rows. ``row_cap`` makes the small preview of phase 3 with
-the same engine and seed as the full run.
+Stages: spec -> ``resolve_plan`` -> per table: prepare (row count, foreign keys) -> chunks ->
+(staged tables) finish -> sink. Same spec + seed + variant -> the same rows, whatever the chunk size,
+the number of workers or the mapper. ``generate_dataset`` keeps everything in memory (the preview
+and tests); ``tasks.engine.output.generate_to_files`` writes Parquet and CSV parts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from schemas.dependencies import column_dependencies
 from schemas.errors import DataFactoryError, GenerationError, with_path
-from schemas.spec import ChallengeSpec, ColumnSpec, ForeignKeyGenerator, TableSpec
+from schemas.spec import ChallengeSpec
+from tasks.engine.aggregates import combine_aggregate
+from tasks.engine.chunks import ChunkJob, ChunkResult, MemorySink, Sink, TableRun, finish_chunk, run_chunk
 from tasks.engine.columns import BuildContext, build_column, date_sequence
-from tasks.engine.evaluate import evaluate
-from tasks.engine.planner import ResolvedPlan, TablePlan, resolve_plan, spec_fingerprint
-from tasks.engine.scenarios import apply_column_scenarios, apply_volume_scenarios
-from tasks.engine.seed import rng_for
-from tasks.engine.types import cast_table
+from tasks.engine.planner import ResolvedPlan, resolve_plan, spec_fingerprint
+from tasks.engine.relations import Retained, RollupTotals, compact, concat_kept, prepare_foreign_key
+from tasks.engine.scenarios import ScenarioStats, measured_effect
+from tasks.engine.seed import BLOCK_ROWS
+from tasks.engine.types import arrow_schema, arrow_to_frame
 
 Progress = Callable[[str, int], None]
+MapFn = Callable[[Callable[[Any], Any], list], list]
+DEFAULT_CHUNK_ROWS = 500_000
+
+
+def _quiet_flush(sink: Sink) -> None:
+    try:
+        sink.flush()
+    except Exception:  # noqa: BLE001, S110 - the error being raised already says what went wrong
+        pass
+
+
+def plain_map(fn: Callable[[Any], Any], items: list) -> list:
+    """The default mapper: one chunk after the other, in this process."""
+    return [fn(item) for item in items]
+
+
+@dataclass
+class DatasetRun:
+    """What a run produced besides the rows: final counts and the scenarios' stated vs measured effects."""
+
+    row_counts: dict[str, int] = field(default_factory=dict)
+    chunks: dict[str, int] = field(default_factory=dict)
+    scenarios: list[dict] = field(default_factory=list)
+
+
+def chunk_size(chunk_rows: int | None) -> int:
+    """Rows per chunk, rounded up to whole random blocks (so chunking never changes a value)."""
+    rows = chunk_rows or DEFAULT_CHUNK_ROWS
+    if rows < 1:
+        raise GenerationError(f"chunk_rows must be at least 1, got {rows}")
+    return -(-rows // BLOCK_ROWS) * BLOCK_ROWS
 
 
 def generate_dataset(
@@ -29,6 +65,9 @@ def generate_dataset(
     plan: ResolvedPlan | None = None,
     row_cap: int | None = None,
     progress: Progress | None = None,
+    *,
+    chunk_rows: int | None = None,
+    map_fn: MapFn | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every table of ``spec`` as a DataFrame with its final column types.
 
@@ -36,270 +75,237 @@ def generate_dataset(
         spec: a validated challenge spec.
         plan: from ``resolve_plan(spec)``; resolved here when omitted.
         row_cap: at most this many rows per table (the preview); None for the full size.
-        progress: called with (table name, rows) as each table completes.
+        progress: called with (table name, rows done so far) after every chunk.
+        chunk_rows: rows per chunk (rounded up to whole blocks); the values do not depend on it.
+        map_fn: ``map_fn(fn, items) -> list`` to fan chunks out (threads only: rows stay in memory).
 
     Raises:
         GenerationError: the data the spec asks for cannot be built; the message says where and why.
     """
+    sink = MemorySink()
+    run_dataset(spec, sink, plan=plan, row_cap=row_cap, progress=progress, chunk_rows=chunk_rows, map_fn=map_fn)
+    return {t.name: arrow_to_frame(sink.table(t.name, arrow_schema(t))) for t in spec.tables}
+
+
+def run_dataset(
+    spec: ChallengeSpec,
+    sink: Sink,
+    *,
+    plan: ResolvedPlan | None = None,
+    row_cap: int | None = None,
+    progress: Progress | None = None,
+    chunk_rows: int | None = None,
+    map_fn: MapFn | None = None,
+    resume: bool = False,
+) -> DatasetRun:
+    """Generate every table into ``sink``; see ``generate_dataset`` for the arguments."""
     plan = plan or resolve_plan(spec)
     if plan.fingerprint != spec_fingerprint(spec):
         raise GenerationError("the plan was resolved from another spec; resolve it again")
-    tables: dict[str, pd.DataFrame] = {}
-    for name in plan.order:
-        table = spec.table(name)
+    return _Runner(spec, plan, sink, row_cap, progress, chunk_size(chunk_rows), map_fn or plain_map, resume).run()
+
+
+class _Runner:
+    """The state between tables: kept parent columns, rollup totals, aggregate partials, scenario counts."""
+
+    def __init__(self, spec, plan, sink, row_cap, progress, chunk_rows, map_fn, resume) -> None:
+        self.spec, self.plan, self.sink = spec, plan, sink
+        self.row_cap, self.progress, self.chunk_rows, self.map_fn, self.resume = (
+            row_cap,
+            progress,
+            chunk_rows,
+            map_fn,
+            resume,
+        )
+        self.kept: dict[str, Retained] = {}
+        self.rollups: dict[tuple[str, str], RollupTotals] = {}
+        self.aggregates: dict[str, list[pd.DataFrame]] = {}
+        self.scenarios: dict[str, ScenarioStats] = {}
+        self.staged: dict[str, tuple[TableRun, list[ChunkResult]]] = {}
+        self.out = DatasetRun()
+
+    def run(self) -> DatasetRun:
         try:
-            frame = build_table(spec, table, plan.tables[name], tables, row_cap)
+            self._tables()
+        except BaseException:
+            _quiet_flush(self.sink)  # files already queued still land, so a resume can keep them
+            raise
+        self.sink.flush()
+        self.out.scenarios = [
+            measured_effect(s, self.scenarios.get(s.name, ScenarioStats())) for s in self.spec.scenarios
+        ]
+        return self.out
+
+    def _tables(self) -> None:
+        for name in self.plan.order:
+            try:
+                if self.spec.table(name).aggregate_of is not None:
+                    self._aggregate(name)
+                else:
+                    self._table(name)
+                self._finish_ready()
+            except DataFactoryError as exc:
+                raise exc if exc.path.startswith("tables.") else with_path(exc, f"tables.{name}") from None
+
+    def _job(self, run: TableRun, index: int, start: int, stop: int, offset: int = 0, patches=None) -> ChunkJob:
+        # chunks run by the plain map run in this process: their file writes overlap the next chunk
+        defer = self.map_fn is plain_map
+        return ChunkJob(run, index, start, stop, self.sink, self.resume, offset, patches or {}, defer)
+
+    # ------------------------------------------------------------------ one table
+
+    def _table(self, name: str) -> None:
+        run = self._prepare(name)
+        starts = range(0, run.total_rows, self.chunk_rows)
+        jobs = [self._job(run, i, s, min(s + self.chunk_rows, run.total_rows)) for i, s in enumerate(starts)]
+        results = self.map_fn(self._tracked(run_chunk, name), jobs)
+        self._merge(name, results, final=not self.plan.tables[name].staged)
+        if self.plan.tables[name].staged:
+            self.staged[name] = (run, results)
+
+    def _prepare(self, name: str) -> TableRun:
+        table, tplan = self.spec.table(name), self.plan.tables[name]
+        parents = {
+            g.parent_table: self.kept[g.parent_table] for c in table.columns if (g := c.generator).kind == "foreign_key"
+        }
+        keys = {}
+        n_rows = None
+        if tplan.calendar is not None:
+            ctx = BuildContext(self.spec, table, np.arange(0))
+            n_rows = len(date_sequence(ctx, table.column(tplan.calendar).generator))
+            n_rows = n_rows if self.row_cap is None else min(n_rows, self.row_cap)
+        elif tplan.static_rows is not None:
+            n_rows = tplan.static_rows if self.row_cap is None else min(tplan.static_rows, self.row_cap)
+            n_rows = int(round(n_rows * tplan.oversample))
+        if tplan.driver is not None:
+            keys[tplan.driver] = self._foreign_key(name, tplan.driver, None, parents)
+            n_rows = keys[tplan.driver].rows
+        for fk in tplan.foreign_keys:
+            if fk not in keys:
+                keys[fk] = self._foreign_key(name, fk, n_rows, parents)
+        return TableRun(
+            self.spec,
+            self.plan,
+            name,
+            n_rows,
+            parents,
+            keys,
+            tuple((p, c) for p, c in self.plan.rollups.get(name, ())),
+            tuple(t.name for t in self.spec.tables if t.aggregate_of == name),
+        )
+
+    def _foreign_key(self, name: str, fk: str, n_rows: int | None, parents: dict[str, Retained]):
+        table, tplan = self.spec.table(name), self.plan.tables[name]
+        gen = table.column(fk).generator
+        date_first = None
+        if fk in tplan.date_first:
+            date_column = tplan.date_first[fk]
+            date_first = (date_column, table.column(date_column).generator.after.split(".", 1)[1])
+        try:
+            return prepare_foreign_key(
+                self.spec,
+                table,
+                fk,
+                parents[gen.parent_table],
+                n_rows=n_rows,
+                driver=fk == tplan.driver,
+                date_first=date_first,
+                row_cap=self.row_cap,
+            )
         except DataFactoryError as exc:
             raise with_path(exc, f"tables.{name}") from None
-        tables[name] = frame
-        for parent_name, column_name in plan.rollups.get(name, ()):
-            if parent_name in tables:
-                tables[parent_name] = fill_rollup(spec, tables, parent_name, column_name)
-        if progress:
-            progress(name, len(frame))
-    return {t.name: cast_table(tables[t.name], t) for t in spec.tables}
 
+    def _tracked(self, fn, name: str):
+        """Report progress per chunk when chunks run here; a remote mapper reports after the map."""
+        if self.progress is None or self.map_fn is not plain_map:
+            return fn
+        done = [0]
 
-def build_table(
-    spec: ChallengeSpec,
-    table: TableSpec,
-    plan: TablePlan,
-    tables: dict[str, pd.DataFrame],
-    row_cap: int | None = None,
-) -> pd.DataFrame:
-    if table.aggregate_of is not None:
-        return build_aggregate(spec, table, tables[table.aggregate_of])
-    n, keys = draw_rows(spec, table, plan, tables, row_cap)
-    ctx = BuildContext(spec, table, n, dict(keys), tables)
-    _build_columns(ctx, plan)
-    if plan.volume_scenarios:
-        frame = apply_volume_scenarios(ctx, plan, lambda extra: _extra_rows(spec, table, plan, tables, extra))
-        ctx = BuildContext(spec, table, len(frame), {c: frame[c] for c in frame.columns}, tables)
-        _renumber(ctx)
-    _apply_nulls(ctx)
-    return pd.DataFrame({c.name: ctx.columns[c.name].reset_index(drop=True) for c in table.columns})
+        def tracked(job: ChunkJob) -> ChunkResult:
+            result = fn(job)
+            done[0] += result.rows
+            self.progress(name, done[0])
+            return result
 
+        return tracked
 
-def _build_columns(ctx: BuildContext, plan: TablePlan) -> None:
-    for name in plan.column_order:
-        if name in ctx.columns:
-            continue
-        column = ctx.table.column(name)
-        try:
-            values = build_column(ctx, column)
-        except DataFactoryError as exc:
-            raise with_path(exc, f"columns.{name}") from None
-        if len(values) != ctx.n:
-            raise GenerationError(f"built {len(values)} values for {ctx.n} rows", f"columns.{name}")
-        ctx.columns[name] = apply_column_scenarios(ctx, column, values.reset_index(drop=True))
+    def _merge(self, name: str, results: list[ChunkResult], final: bool) -> None:
+        """Fold chunk results into the run state, in chunk order (so the state never depends on timing)."""
+        results = sorted(results, key=lambda r: r.index)
+        table = self.spec.table(name)
+        n = sum(r.rows for r in results)
+        if name not in self.kept:
+            kept = Retained(n, sequences={c.name: c.generator for c in table.columns if c.generator.kind == "sequence"})
+            self.kept[name] = kept
+        kept = self.kept[name]
+        for column in {c for r in results for c in r.kept}:
+            kept.columns[column] = concat_kept([r.kept[column] for r in results])
+        for result in results:
+            for key, part in result.rollups.items():
+                parent_n = self.kept[key[0]].n
+                function = self.spec.table(key[0]).column(key[1]).generator.function
+                self.rollups.setdefault(key, RollupTotals.empty(function, parent_n)).add(part)
+            for aggregate, part in result.aggregates.items():
+                self.aggregates.setdefault(aggregate, []).append(part)
+            for scenario, stats in result.scenarios.items():
+                self.scenarios.setdefault(scenario, ScenarioStats()).add(stats)
+        if final:
+            self.out.row_counts[name] = n
+            self.out.chunks[name] = len(results)
+            if self.progress is not None and self.map_fn is not plain_map:
+                self.progress(name, n)
 
+    # ------------------------------------------------------------------ staged tables
 
-def _extra_rows(spec: ChallengeSpec, table: TableSpec, plan: TablePlan, tables, n: int) -> pd.DataFrame:
-    """More candidate rows from an independent stream, for scenarios that raise volume."""
-    keys = {fk: _draw_foreign_key(spec, table, fk, tables, n, stream="volume-extra") for fk in plan.foreign_keys}
-    ctx = BuildContext(spec, table, n, keys, tables, stream=("volume-extra",))
-    _build_columns(ctx, plan)
-    return pd.DataFrame({c: ctx.columns[c] for c in plan.column_order})
+    def _finish_ready(self) -> None:
+        """Finish staged tables whose rollup children are all built."""
+        done = set(self.out.row_counts) | set(self.staged)
+        for name in list(self.staged):
+            waiting = [
+                c.generator.table
+                for c in self.spec.table(name).columns
+                if c.generator.kind == "rollup" and c.generator.table not in done
+            ]
+            if not waiting:
+                self._finish(name)
 
+    def _finish(self, name: str) -> None:
+        run, results = self.staged.pop(name)
+        results = sorted(results, key=lambda r: r.index)
+        n = sum(r.rows for r in results)
+        filled = {}
+        for column in self.plan.tables[name].rollup_columns:
+            totals = self.rollups.get((name, column))
+            function = self.spec.table(name).column(column).generator.function
+            totals = totals or RollupTotals.empty(function, n)
+            filled[column] = totals.result()
+        jobs, offset = [], 0
+        for result in results:
+            patches = {c: v[offset : offset + result.rows] for c, v in filled.items()}
+            jobs.append(self._job(run, result.index, 0, 0, offset, patches))
+            offset += result.rows
+        finished = self.map_fn(self._tracked(finish_chunk, name), jobs)
+        for column, values in filled.items():
+            if column in self.plan.tables[name].retain:
+                self.kept[name].columns[column] = compact(pd.Series(values))
+        self._merge(name, finished, final=True)
 
-def _renumber(ctx: BuildContext) -> None:
-    """Sequence ids (and what reads them) are rebuilt after a volume change so they stay consecutive."""
-    stale = {c.name for c in ctx.table.columns if c.generator.kind == "sequence"}
-    changed = True
-    while changed:
-        changed = False
-        for column in ctx.table.columns:
-            if column.name not in stale and column_dependencies(column.generator) & stale:
-                stale.add(column.name)
-                changed = True
-    for column in ctx.table.columns:
-        if column.name in stale:
-            ctx.columns[column.name] = build_column(ctx, column)
+    # ------------------------------------------------------------------ aggregates
 
+    def _aggregate(self, name: str) -> None:
+        table = self.spec.table(name)
+        frame = combine_aggregate(table, self.aggregates.pop(name, []))
+        ctx = BuildContext(self.spec, table, np.arange(len(frame), dtype=np.int64), plan=self.plan.tables[name])
+        ctx.columns = {c: frame[c] for c in frame.columns}
+        ctx.total_rows = len(frame)
+        for column_name in self.plan.tables[name].column_order:
+            if column_name not in ctx.columns:
+                ctx.columns[column_name] = build_column(ctx, table.column(column_name))
+        run = TableRun(self.spec, self.plan, name, len(frame), {}, {})
+        frame = pd.DataFrame({c.name: ctx.columns[c.name] for c in table.columns})
+        from tasks.engine.chunks import _emit  # one emit path for every table
 
-def _apply_nulls(ctx: BuildContext) -> None:
-    for column in ctx.table.columns:
-        if column.nullable <= 0 or ctx.n == 0:
-            continue
-        k = round(column.nullable * ctx.n)
-        rng = ctx.rng(column.name, "nulls")
-        where = rng.choice(ctx.n, size=k, replace=False)
-        values = (
-            ctx.columns[column.name].astype(object)
-            if column.type in ("int", "bool")
-            else ctx.columns[column.name].copy()
-        )
-        values.iloc[where] = None
-        ctx.columns[column.name] = values
-
-
-# --------------------------------------------------------------------------- rows and foreign keys
-
-
-def draw_rows(
-    spec: ChallengeSpec, table: TableSpec, plan: TablePlan, tables: dict[str, pd.DataFrame], row_cap: int | None
-) -> tuple[int, dict[str, pd.Series]]:
-    """The row count and the foreign-key columns (drawn first: a driver key decides the count)."""
-    keys: dict[str, pd.Series] = {}
-    if plan.calendar is not None:
-        ctx = BuildContext(spec, table, 0, {}, tables)
-        n = len(date_sequence(ctx, table.column(plan.calendar).generator))
-    elif plan.driver is not None:
-        keys[plan.driver] = _driven_keys(spec, table, plan.driver, tables, row_cap)
-        n = len(keys[plan.driver])
-    else:
-        n = plan.static_rows if row_cap is None else min(plan.static_rows, row_cap)
-    for fk in plan.foreign_keys:
-        if fk not in keys:
-            keys[fk] = _draw_foreign_key(spec, table, fk, tables, n)
-    return n, keys
-
-
-def _parent_keys(spec: ChallengeSpec, table: TableSpec, fk_name: str, tables) -> tuple[np.ndarray, ColumnSpec]:
-    column = table.column(fk_name)
-    gen: ForeignKeyGenerator = column.generator
-    parent = tables[gen.parent_table]
-    keys = parent[gen.parent_column]
-    if gen.where:
-        mask = evaluate(gen.where, {c: parent[c] for c in parent.columns}, len(parent)).fillna(False).astype(bool)
-        keys = keys[mask.to_numpy()]
-    keys = keys.dropna().to_numpy()
-    if len(keys) == 0:
-        raise GenerationError(
-            f"no rows of '{gen.parent_table}' to point at"
-            + (f" where {gen.where}" if gen.where else "")
-            + "; widen the condition or give the parent rows",
-            f"columns.{fk_name}",
-        )
-    return keys, column
-
-
-def _popularity(gen: ForeignKeyGenerator, n_parents: int, rng: np.random.Generator) -> np.ndarray:
-    if gen.skew == "uniform":
-        return np.full(n_parents, 1.0 / n_parents)
-    # zipf over a random ranking, so popularity is not tied to the order of the parent ids
-    ranks = rng.permutation(n_parents) + 1
-    weights = 1.0 / ranks**gen.zipf_exponent
-    return weights / weights.sum()
-
-
-def _driven_keys(spec: ChallengeSpec, table: TableSpec, fk_name: str, tables, row_cap: int | None) -> pd.Series:
-    keys, column = _parent_keys(spec, table, fk_name, tables)
-    gen: ForeignKeyGenerator = column.generator
-    rng = rng_for(spec.challenge.seed, spec.challenge.variant, table.name, fk_name, "children")
-    low = gen.min_children if gen.min_children is not None else 0
-    counts = rng.integers(low, gen.max_children + 1, size=len(keys))
-    if row_cap is not None and counts.sum() > row_cap:
-        counts[np.cumsum(counts) > row_cap] = 0
-    return pd.Series(np.repeat(keys, counts))
-
-
-def _draw_foreign_key(
-    spec: ChallengeSpec, table: TableSpec, fk_name: str, tables, n: int, stream: str = ""
-) -> pd.Series:
-    keys, column = _parent_keys(spec, table, fk_name, tables)
-    gen: ForeignKeyGenerator = column.generator
-    rng = rng_for(spec.challenge.seed, spec.challenge.variant, table.name, fk_name, "fk", stream)
-    p = _popularity(gen, len(keys), rng)
-    path = f"columns.{fk_name}"
-    low = gen.min_children or 0
-    high = 1 if column.unique else gen.max_children
-    if high is not None and n > len(keys) * high:
-        raise GenerationError(
-            f"{n} rows cannot have at most {high} per parent with {len(keys)} parent rows; raise max_children "
-            "or lower the rows",
-            path,
-        )
-    if low and n < len(keys) * low:
-        raise GenerationError(
-            f"{n} rows cannot give each of {len(keys)} parents at least {low}; lower min_children or raise the rows",
-            path,
-        )
-    if high is None and not low:
-        return pd.Series(keys[rng.choice(len(keys), size=n, p=p)])
-    counts = _capped_counts(n, p, low, high, rng)
-    return pd.Series(rng.permutation(np.repeat(keys, counts)))
-
-
-def _capped_counts(n: int, p: np.ndarray, low: int, high: int | None, rng: np.random.Generator) -> np.ndarray:
-    """Children per parent: ``low`` each, the rest by popularity, none above ``high``."""
-    counts = np.full(len(p), low, dtype=np.int64)
-    remaining = n - counts.sum()
-    while remaining > 0:
-        room = np.full(len(p), np.iinfo(np.int64).max) if high is None else high - counts
-        weights = np.where(room > 0, p, 0.0)
-        extra = rng.multinomial(remaining, weights / weights.sum())
-        extra = np.minimum(extra, room)
-        counts += extra
-        remaining = n - counts.sum()
-    return counts
-
-
-# --------------------------------------------------------------------------- rollups and aggregates
-
-
-def fill_rollup(
-    spec: ChallengeSpec, tables: dict[str, pd.DataFrame], parent_name: str, column_name: str
-) -> pd.DataFrame:
-    """Aggregate the child rows into the parent's column, then recompute the parent's dependents."""
-    parent_spec = spec.table(parent_name)
-    gen = parent_spec.column(column_name).generator
-    child = tables[gen.table]
-    key = spec.table(gen.table).column(gen.via).generator.parent_column
-    if gen.function == "count":
-        grouped = child.groupby(gen.via).size()
-    else:
-        values = evaluate(gen.expression, {c: child[c] for c in child.columns}, len(child))
-        grouped = values.groupby(child[gen.via].to_numpy()).agg(gen.function)
-    parent = tables[parent_name].copy()
-    filled = parent[key].map(grouped)
-    if gen.function in ("sum", "count"):
-        filled = filled.fillna(0)
-    parent[column_name] = filled.to_numpy()
-    return _recompute_dependents(spec, parent_spec, parent, {column_name})
-
-
-def _recompute_dependents(
-    spec: ChallengeSpec, table: TableSpec, frame: pd.DataFrame, changed: set[str]
-) -> pd.DataFrame:
-    plan = resolve_plan_table(spec, table)
-    ctx = BuildContext(spec, table, len(frame), {c: frame[c] for c in frame.columns}, {})
-    stale = set(changed)
-    for name in plan:
-        column = table.column(name)
-        if column_dependencies(column.generator) & stale and column.generator.kind == "derived":
-            ctx.columns[name] = build_column(ctx, column)
-            stale.add(name)
-    return pd.DataFrame(ctx.columns)
-
-
-def resolve_plan_table(spec: ChallengeSpec, table: TableSpec) -> tuple[str, ...]:
-    from tasks.engine.planner import _plan_table
-
-    return _plan_table(spec, table).column_order
-
-
-def build_aggregate(spec: ChallengeSpec, table: TableSpec, source: pd.DataFrame) -> pd.DataFrame:
-    """A pre-aggregated table computed from its detailed source, so both tell the same story."""
-    columns = {c: source[c] for c in source.columns}
-    keys = [c for c in table.columns if c.generator.kind == "group_key"]
-    grouping = pd.DataFrame({c.name: evaluate(c.generator.expression, columns, len(source)) for c in keys})
-    measures = {}
-    for column in table.columns:
-        gen = column.generator
-        if gen.kind != "measure":
-            continue
-        if gen.expression is None:
-            values = pd.Series(np.ones(len(source)))
-        else:
-            values = evaluate(gen.expression, columns, len(source))
-        function = {"count_distinct": "nunique", "count": "count"}.get(gen.function, gen.function)
-        measures[column.name] = values.groupby([grouping[k.name] for k in keys]).agg(function)
-    frame = pd.DataFrame(measures).reset_index()
-    frame.columns = [k.name for k in keys] + list(measures)
-    frame = frame.sort_values([k.name for k in keys]).reset_index(drop=True)
-    ctx = BuildContext(spec, table, len(frame), {c: frame[c] for c in frame.columns}, {})
-    for column in table.columns:
-        if column.name not in ctx.columns:
-            ctx.columns[column.name] = build_column(ctx, column)
-    return pd.DataFrame({c.name: ctx.columns[c.name] for c in table.columns})
+        result = ChunkResult(name, 0, len(frame))
+        result.kept = {c: compact(frame[c]) for c in self.plan.tables[name].retain}
+        _emit(run, self._job(run, 0, 0, len(frame)), frame, result)
+        self._merge(name, [result], final=True)

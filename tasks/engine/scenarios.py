@@ -1,12 +1,21 @@
 """Planted scenarios as vectorised masks: scale a measure, shift category weights, change volume.
 
 A scenario's mask is its time window on ``date_column`` and its segment expression ``where``,
-both evaluated on whole columns. ``measure_scenarios`` reports stated vs measured effect sizes.
+both evaluated on whole columns. Volume is row-local thinning of an (oversampled when the volume
+rises) table, so it works chunk by chunk. Each chunk adds counts to ``ScenarioStats``; the
+measured effect is the same quantity the effect states:
+
+- volume with a segment and a window: the odds ratio (segment / rest) inside vs outside the
+  window, which equals the factor when only the segment's volume changes in the window;
+- volume with a window only: rows per day inside vs outside;
+- scale: mean inside vs outside the mask;
+- shift_weights: the odds ratio of the most boosted category inside vs outside the mask, which
+  equals its weight multiplier.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -15,16 +24,18 @@ from schemas.spec import CategoricalGenerator, ChallengeSpec, ColumnSpec, Scenar
 from tasks.engine.evaluate import evaluate
 
 
-def scenario_mask(scenario: ScenarioSpec, columns: dict[str, pd.Series], n: int) -> np.ndarray:
+def scenario_mask(
+    scenario: ScenarioSpec, columns: dict[str, pd.Series], n: int, *, window: bool = True, segment: bool = True
+) -> np.ndarray:
     cond = scenario.condition
     mask = np.ones(n, dtype=bool)
-    if cond.date_column:
+    if window and cond.date_column:
         dates = pd.to_datetime(columns[cond.date_column]).reset_index(drop=True)
         if cond.start:
             mask &= (dates >= pd.Timestamp(cond.start)).to_numpy()
         if cond.end:
             mask &= (dates < pd.Timestamp(cond.end) + pd.Timedelta(days=1)).to_numpy()
-    if cond.where:
+    if segment and cond.where:
         mask &= evaluate(cond.where, columns, n).fillna(False).astype(bool).to_numpy()
     return mask
 
@@ -42,110 +53,146 @@ def apply_column_scenarios(ctx, column: ColumnSpec, values: pd.Series) -> pd.Ser
         mask = scenario_mask(scenario, ctx.columns, ctx.n)
         if not mask.any():
             continue
-        values = values.copy()
         if effect.kind == "scale":
-            scaled = values[mask].astype(float) * effect.factor
+            x = values.to_numpy(dtype=float, na_value=np.nan).copy()
+            scaled = x[mask] * effect.factor
             decimals = getattr(column.generator, "decimals", None)
             if column.type == "int":
-                scaled = scaled.round()
+                scaled = np.round(scaled)
             elif decimals is not None:
-                scaled = scaled.round(decimals)
-            values = values.astype(float) if column.type != "int" else values
-            values[mask] = scaled.to_numpy()
+                scaled = np.round(scaled, decimals)
+            x[mask] = scaled
+            values = pd.Series(x)
         elif effect.kind == "shift_weights":
-            values[mask] = _reweighted(ctx, column, scenario, int(mask.sum()))
+            values = values.copy()
+            values[mask] = _reweighted(ctx.subset(mask, f"scenario={scenario.name}"), column, scenario)
     return values
 
 
-def _reweighted(ctx, column: ColumnSpec, scenario: ScenarioSpec, n: int) -> np.ndarray:
+def _reweighted(ctx, column: ColumnSpec, scenario: ScenarioSpec) -> np.ndarray:
     gen: CategoricalGenerator = column.generator
     base = np.asarray(gen.weights if gen.weights is not None else np.ones(len(gen.values)), dtype=float)
     multipliers = np.array([scenario.effect.multipliers.get(str(v), 1.0) for v in gen.values])
     weights = base * multipliers
     rng = ctx.rng(column.name, "scenario", scenario.name)
-    return np.array(gen.values, dtype=object)[rng.choice(len(gen.values), size=n, p=weights / weights.sum())]
+    return np.array(gen.values, dtype=object)[rng.choice(len(gen.values), ctx.n, p=weights / weights.sum())]
 
 
-def apply_volume_scenarios(ctx, plan, extra_rows: Callable[[int], pd.DataFrame]) -> pd.DataFrame:
-    """Thin or add rows inside each volume scenario's mask; returns the new frame."""
-    frame = pd.DataFrame({c: ctx.columns[c] for c in plan.column_order})
+def volume_keep(ctx, plan) -> np.ndarray:
+    """Which candidate rows survive: inside a volume scenario with probability factor / oversample."""
+    factor = np.ones(ctx.n)
     for scenario in _scenarios_for(ctx.spec, ctx.table.name):
-        if scenario.effect.kind != "volume":
-            continue
-        columns = {c: frame[c] for c in frame.columns}
-        mask = scenario_mask(scenario, columns, len(frame))
-        factor = scenario.effect.factor
-        rng = ctx.rng("volume", scenario.name)
-        if factor < 1:
-            drop = mask & (rng.random(len(frame)) >= factor)
-            frame = frame[~drop].reset_index(drop=True)
-        elif factor > 1 and mask.any():
-            wanted = round((factor - 1) * mask.sum())
-            share = max(mask.mean(), 1e-3)
-            extra = extra_rows(int(wanted / share * 1.3) + 16)
-            extra_mask = scenario_mask(scenario, {c: extra[c] for c in extra.columns}, len(extra))
-            frame = pd.concat([frame, extra[extra_mask].head(wanted)], ignore_index=True)
-        date_column = scenario.condition.date_column
-        if date_column:
-            frame = frame.sort_values(date_column, kind="stable").reset_index(drop=True)
-    return frame
+        if scenario.effect.kind == "volume":
+            mask = scenario_mask(scenario, ctx.columns, ctx.n)
+            factor[mask] *= scenario.effect.factor
+    u = ctx.rng("volume").random(ctx.n)
+    return u < factor / plan.oversample
+
+
+# --------------------------------------------------------------------------- measurement
+
+
+@dataclass
+class ScenarioStats:
+    """Additive counts for one scenario; chunks add theirs, ``measured`` reads the result."""
+
+    counts: dict[str, float] = field(default_factory=dict)
+
+    def add(self, other: ScenarioStats) -> None:
+        for key, value in other.counts.items():
+            if key in ("first_day", "last_day"):
+                pick = min if key == "first_day" else max
+                self.counts[key] = pick(self.counts.get(key, value), value)
+            else:
+                self.counts[key] = self.counts.get(key, 0.0) + value
+
+
+def scenario_stats(scenario: ScenarioSpec, columns: dict[str, pd.Series], n: int) -> ScenarioStats:
+    """One chunk's counts for ``scenario`` (final values, after thinning and nulls)."""
+    cond, effect = scenario.condition, scenario.effect
+    mask = scenario_mask(scenario, columns, n)
+    counts: dict[str, float] = {"in": float(mask.sum()), "rows": float(n)}
+    if effect.kind == "volume":
+        window = scenario_mask(scenario, columns, n, segment=False)
+        seg = scenario_mask(scenario, columns, n, window=False)
+        counts |= {
+            "seg_win": float((seg & window).sum()),
+            "rest_win": float((~seg & window).sum()),
+            "seg_out": float((seg & ~window).sum()),
+            "rest_out": float((~seg & ~window).sum()),
+        }
+        if cond.date_column and n:
+            days = pd.to_datetime(columns[cond.date_column]).dropna()
+            if len(days):
+                counts["first_day"] = float(days.min().value // 86_400_000_000_000)
+                counts["last_day"] = float(days.max().value // 86_400_000_000_000)
+    elif effect.kind == "scale":
+        x = pd.to_numeric(columns[effect.column].reset_index(drop=True)).to_numpy(dtype=float, na_value=np.nan)
+        ok = ~np.isnan(x)
+        counts |= {
+            "sum_in": float(x[mask & ok].sum()),
+            "n_in": float((mask & ok).sum()),
+            "sum_out": float(x[~mask & ok].sum()),
+            "n_out": float((~mask & ok).sum()),
+        }
+    else:
+        top = max(effect.multipliers, key=lambda k: effect.multipliers[k])
+        hit = (columns[effect.column].astype(str).reset_index(drop=True) == top).to_numpy()
+        counts |= {
+            "top_in": float((hit & mask).sum()),
+            "other_in": float((~hit & mask).sum()),
+            "top_out": float((hit & ~mask).sum()),
+            "other_out": float((~hit & ~mask).sum()),
+        }
+    return ScenarioStats(counts)
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+def measured_effect(scenario: ScenarioSpec, stats: ScenarioStats) -> dict:
+    """Stated vs measured effect of one scenario, for the answer key."""
+    c, effect, cond = stats.counts, scenario.effect, scenario.condition
+    stated = getattr(effect, "factor", None)
+    measured, method = None, ""
+    if effect.kind == "volume":
+        if cond.where and cond.date_column:
+            inside, outside = _ratio(c["seg_win"], c["rest_win"]), _ratio(c["seg_out"], c["rest_out"])
+            measured = _ratio(inside, outside) if inside is not None and outside is not None else None
+            method = "odds ratio of the segment inside vs outside the window"
+        elif cond.date_column and cond.start and cond.end and "first_day" in c:
+            days_in = (pd.Timestamp(cond.end) - pd.Timestamp(cond.start)).days + 1
+            days_out = c["last_day"] - c["first_day"] + 1 - days_in
+            if days_out > 0:
+                measured = _ratio(c["in"] / days_in, (c["rows"] - c["in"]) / days_out)
+            method = "rows per day inside vs outside the window"
+    elif effect.kind == "scale":
+        mean_in, mean_out = _ratio(c["sum_in"], c["n_in"]), _ratio(c["sum_out"], c["n_out"])
+        measured = _ratio(mean_in, mean_out) if mean_in is not None and mean_out else None
+        method = f"mean {effect.column} inside vs outside"
+    else:
+        top = max(effect.multipliers, key=lambda k: effect.multipliers[k])
+        stated = effect.multipliers[top]
+        inside, outside = _ratio(c["top_in"], c["other_in"]), _ratio(c["top_out"], c["other_out"])
+        measured = _ratio(inside, outside) if inside is not None and outside else None
+        method = f"odds ratio of '{top}' inside vs outside"
+    return {
+        "scenario": scenario.name,
+        "table": scenario.table,
+        "effect": effect.kind,
+        "stated": stated,
+        "measured": None if measured is None else round(float(measured), 4),
+        "method": method,
+        "rows_in_scope": int(c.get("in", 0)),
+    }
 
 
 def measure_scenarios(spec: ChallengeSpec, tables: dict[str, pd.DataFrame]) -> list[dict]:
-    """Stated vs measured size of every scenario, comparing the window to the rows outside it."""
+    """Stated vs measured size of every scenario over whole tables (see the module docstring)."""
     results = []
     for scenario in spec.scenarios:
         frame = tables[scenario.table]
-        mask = scenario_mask(scenario, {c: frame[c] for c in frame.columns}, len(frame))
-        effect = scenario.effect
-        stated = getattr(effect, "factor", None)
-        measured = None
-        if effect.kind == "volume":
-            measured = _measure_volume(scenario, frame, mask)
-        elif effect.kind == "scale" and mask.any() and (~mask).any():
-            inside, outside = frame[effect.column][mask].mean(), frame[effect.column][~mask].mean()
-            measured = float(inside / outside) if outside else None
-        elif effect.kind == "shift_weights" and mask.any() and (~mask).any():
-            top = max(effect.multipliers, key=lambda k: effect.multipliers[k])
-            column = frame[effect.column].astype(str)
-            share_in, share_out = (column[mask] == top).mean(), (column[~mask] == top).mean()
-            # a weight multiplier m on a category of share p gives a share ratio of m / (m p + 1 - p)
-            multiplier = effect.multipliers[top]
-            stated = multiplier / (multiplier * share_out + 1 - share_out) if share_out else None
-            measured = float(share_in / share_out) if share_out else None
-        results.append(
-            {
-                "scenario": scenario.name,
-                "table": scenario.table,
-                "effect": effect.kind,
-                "stated": stated,
-                "measured": None if measured is None else round(measured, 4),
-                "rows_in_scope": int(mask.sum()),
-            }
-        )
+        columns = {c: frame[c].reset_index(drop=True) for c in frame.columns}
+        results.append(measured_effect(scenario, scenario_stats(scenario, columns, len(frame))))
     return results
-
-
-def _measure_volume(scenario: ScenarioSpec, frame: pd.DataFrame, mask: np.ndarray) -> float | None:
-    """Segment share inside the window vs outside it; or rows per day inside vs outside without a segment."""
-    cond = scenario.condition
-    if cond.where and cond.date_column:
-        columns = {c: frame[c] for c in frame.columns}
-        segment = evaluate(cond.where, columns, len(frame)).fillna(False).astype(bool).to_numpy()
-        window = scenario_mask(
-            scenario.model_copy(update={"condition": cond.model_copy(update={"where": None})}), columns, len(frame)
-        )
-        inside, outside = (
-            segment[window].mean() if window.any() else 0,
-            segment[~window].mean() if (~window).any() else 0,
-        )
-        return float(inside / outside) if outside else None
-    if cond.date_column and cond.start and cond.end:
-        dates = pd.to_datetime(frame[cond.date_column])
-        first, last = dates.min(), dates.max()
-        days_in = (pd.Timestamp(cond.end) - pd.Timestamp(cond.start)).days + 1
-        days_out = (last - first).days + 1 - days_in
-        if days_out <= 0:
-            return None
-        return float((mask.sum() / days_in) / ((~mask).sum() / days_out))
-    return None

@@ -1,0 +1,275 @@
+"""The challenge flow: brief -> problem -> schema -> preview -> data, quality, answers, reports -> ZIP.
+
+Phases 1-3 end at an approval gate (``flows.gates``); the approval policy decides whether a
+person answers (``manual``) or the phase's checks do (``auto``). A rejected run ends in a
+``Rejected`` state that carries the reason.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import flow
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
+from prefect.runtime import deployment, flow_run
+from prefect.states import Cancelled
+
+from flows.events import emit
+from flows.gates import GATES, GateInput, decide
+from flows.review import publish_preview, publish_problem, publish_schema
+from schemas.errors import ChecksFailed, GateRejected, InputError, SpecError
+from schemas.results import ChallengeResult
+from schemas.serialize import spec_from_data, spec_to_data, spec_to_yaml
+from schemas.spec import ChallengeSpec
+from tasks.designer_offline import apply_feedback
+from tasks.phases import (
+    answers_task,
+    design_task,
+    generate_task,
+    messiness_task,
+    package_task,
+    preview_task,
+    quality_task,
+    reports_task,
+    store_task,
+    validate_schema_task,
+)
+from tasks.settings import Settings
+
+Approval = Literal["auto", "manual"]
+
+
+@dataclass
+class PhaseOutput:
+    spec: ChallengeSpec
+    passed: bool
+    reason: str = ""
+    payload: Any = None
+
+
+Produce = Callable[[str | None, int, ChallengeSpec | None], PhaseOutput]
+
+
+def check_inputs(brief: str, rows: int, variant: int) -> None:
+    """Refuse bad parameters before any work, with the fix in the message."""
+    if not brief or not brief.strip():
+        raise InputError("the brief is empty; describe the business and its problem in a sentence or two")
+    if rows <= 0:
+        raise InputError(f"rows must be a positive number, got {rows}")
+    if variant < 0:
+        raise InputError(f"variant must be 0 or more, got {variant}")
+
+
+def gated(gate: int, produce: Produce, approval: Approval, settings: Settings, suspend: bool = False) -> PhaseOutput:
+    """Run a phase until its gate approves it; regenerate with feedback a bounded number of times.
+
+    Raises:
+        GateRejected: the person rejected the phase.
+        ChecksFailed: auto approval refused, or no approval within ``settings.max_attempts``.
+    """
+    feedback: str | None = None
+    edited: ChallengeSpec | None = None
+    approved_edit = False
+    for attempt in range(settings.max_attempts):
+        output = produce(feedback, attempt, edited)
+        if approved_edit and output.passed:
+            # an approved edit goes on once its checks pass; otherwise the person sees why, at the gate
+            return output
+        decision: GateInput = decide(
+            gate,
+            attempt,
+            approval=approval,
+            checks_passed=output.passed,
+            reason=output.reason,
+            timeout=settings.gate_timeout_seconds,
+            poll_interval=settings.gate_poll_seconds,
+            suspend=suspend,
+        )
+        emit("gate-decision", gate=gate, decision=decision.decision, feedback=decision.feedback)
+        if decision.decision == "reject":
+            raise GateRejected(f"rejected at gate {gate} ({GATES[gate]}): {decision.feedback or 'no reason given'}")
+        try:
+            edited = decision.edited_spec()
+        except SpecError as exc:
+            # nothing is lost: the phase runs again on the last good spec and the gate reopens with the reason
+            create_markdown_artifact(
+                key=f"gate-{gate}-edit-error",
+                markdown=f"# The edited spec was refused\n\n```\n{exc}\n```\n\nFix it and submit it again.",
+                description=f"Gate {gate}: the edited spec is invalid",
+            )
+            emit("edit-refused", gate=gate, error=str(exc))
+            feedback, edited, approved_edit = None, None, False
+            continue
+        if decision.decision == "approve" and edited is None:
+            return output
+        approved_edit = decision.decision == "approve"
+        feedback = decision.feedback if decision.decision == "regenerate" else None
+    raise ChecksFailed(
+        f"gate {gate} ({GATES[gate]}) was not approved after {settings.max_attempts} attempts; "
+        "start a new run or raise DATAFACTORY_MAX_ATTEMPTS"
+    )
+
+
+def revised(spec: ChallengeSpec, feedback: str | None) -> tuple[ChallengeSpec, list[str]]:
+    """The spec with the understood parts of ``feedback`` applied."""
+    if not feedback:
+        return spec, []
+    data = spec_to_data(spec)
+    notes = apply_feedback(data, feedback)
+    return spec_from_data(data), notes
+
+
+@flow(name="challenge", log_prints=True)
+def challenge_flow(
+    brief: str,
+    domain: str | None = None,
+    rows: int = 10_000,
+    seed: int | None = None,
+    variant: int = 0,
+    locale: str | None = None,
+    approval: Approval = "auto",
+    storage: str | None = None,
+    output_dir: str | None = None,
+) -> ChallengeResult:
+    """Make a complete data-analytics challenge from a business brief.
+
+    Args:
+        brief: the business situation, e.g. "an online store is losing customers in the West".
+        domain: force a domain from the blueprint library instead of matching the brief.
+        rows: rows of the main fact table.
+        seed: makes the challenge reproducible; random when omitted (and recorded in the spec).
+        variant: same story, different numbers (one dataset per learner).
+        locale: e.g. en_IN; detected from the brief when omitted.
+        approval: manual waits for a person at each gate; auto approves when the checks pass.
+        storage: where packages go: a folder, or s3://bucket/prefix; default <output_dir>/packages.
+        output_dir: work files and local packages; default ./datafactory-output.
+    """
+    settings = Settings(**({"output_dir": Path(output_dir)} if output_dir else {}))
+    check_inputs(brief, rows, variant)
+    run_id = str(flow_run.get_id() or "local")
+    # a seed drawn from the run id stays the same when a suspended or crashed run starts again
+    seed = (
+        seed
+        if seed is not None
+        else (int(run_id.replace("-", ""), 16) if run_id != "local" else secrets.randbits(64)) % 1_000_000
+    )
+    run_name = run_id[:8]
+    emit("run-started", run_id=run_id, seed=seed)
+    try:
+        return _run_phases(brief, domain, rows, seed, variant, locale, approval, storage, settings, run_name)
+    except GateRejected as exc:
+        emit("rejected", reason=str(exc))
+        result = ChallengeResult(status="rejected", reason=str(exc))
+        return Cancelled(name="Rejected", message=str(exc), data=result)
+
+
+def _run_phases(brief, domain, rows, seed, variant, locale, approval, storage, settings, run_name) -> ChallengeResult:
+    suspend = bool(deployment.id) and flow_run.get_parent_flow_run_id() is None
+    # --- Phase 1: research and problem statement -------------------------------------------
+    shown: list[ChallengeSpec] = []  # the spec the reviewer last saw, so feedback revises it
+
+    def problem(feedback: str | None, attempt: int, edited: ChallengeSpec | None) -> PhaseOutput:
+        if edited is not None:
+            spec, matches, notes, designer = edited, [], ["spec edited by the reviewer"], "reviewer"
+        else:
+            design = design_task(
+                brief,
+                domain=domain,
+                rows=rows,
+                seed=seed,
+                variant=variant,
+                locale=locale,
+                feedback=feedback,
+                attempt=attempt,
+                previous=shown[-1] if feedback and shown else None,
+                settings=settings,
+            )
+            spec, matches, notes, designer = design.spec, design.matches, design.notes, design.designer
+        shown.append(spec)
+        publish_problem(spec, matches, notes, designer)
+        return PhaseOutput(spec, passed=bool(spec.questions), reason="the design has no questions")
+
+    spec = gated(1, problem, approval, settings, suspend).spec
+    emit("phase-done", phase=1, name="problem statement", challenge=spec.challenge.id)
+
+    # --- Phase 2: schema and its validation ---------------------------------------------------
+    def schema(feedback: str | None, attempt: int, edited: ChallengeSpec | None) -> PhaseOutput:
+        current, _ = revised(edited or spec, feedback)
+        validation = validate_schema_task(current)
+        publish_schema(current, validation)
+        reason = "; ".join(
+            validation.problems + [f"{q.question_id}: {q.error}" for q in validation.questions if not q.answerable]
+        )
+        return PhaseOutput(current, validation.passed, reason, validation)
+
+    phase2 = gated(2, schema, approval, settings, suspend)
+    spec = phase2.spec
+    emit("phase-done", phase=2, name="schema", score=phase2.payload.score)
+
+    # --- Phase 3: preview ---------------------------------------------------------------------
+    def preview(feedback: str | None, attempt: int, edited: ChallengeSpec | None) -> PhaseOutput:
+        current, _ = revised(edited or spec, feedback)
+        if attempt and edited is None:
+            # a regeneration without edits draws a fresh sample
+            profile = current.challenge.model_copy(update={"seed": current.challenge.seed + attempt})
+            current = current.model_copy(update={"challenge": profile})
+        tables, check = preview_task(current, settings.preview_rows)
+        publish_preview(current, tables, check)
+        reason = "; ".join(
+            check.problems + [f"{q.question_id}: {q.error}" for q in check.questions if not q.answerable]
+        )
+        return PhaseOutput(current, check.passed, reason, check)
+
+    spec = gated(3, preview, approval, settings, suspend).spec
+    emit("phase-done", phase=3, name="preview")
+
+    # --- Phase 4: full generation, quality, answers, reports ---------------------------------
+    work_dir = settings.output_dir / "runs" / f"{spec.challenge.id}-{run_name}"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "challenge.yaml").write_text(spec_to_yaml(spec))
+    files = generate_task(spec, work_dir, settings)
+    files = messiness_task(spec, files, work_dir)
+    quality = quality_task(spec, files, work_dir)
+    if approval == "auto" and quality.report.verdict != "pass":
+        raise ChecksFailed(
+            f"quality found {quality.report.unplanned_defects} unplanned defect(s); see the quality artifact "
+            "or run `datafactory validate` on the work folder"
+        )
+    answers = answers_task(spec, files, settings)
+    reports = reports_task(spec, files, answers, quality.report, work_dir)
+    emit("phase-done", phase=4, name="data, quality, answers, reports", rows=files.row_counts)
+
+    # --- Phase 5: package and storage ----------------------------------------------------------
+    paths = package_task(spec, files, reports, quality, work_dir)
+    stored = store_task(paths, storage, run_name, settings)
+    create_link_artifact(
+        key="package-link",
+        link=stored["url"],
+        link_text=Path(stored["key"]).name,
+        description=f"Package of {spec.challenge.id}",
+    )
+    create_markdown_artifact(
+        key="package-location",
+        markdown=f"full: `{stored['full']}`\n\nlearner: `{stored['learner']}`\n\nkey: `{stored['key']}`",
+        description="Where the packages are stored",
+    )
+    emit("phase-done", phase=5, name="package", package=stored["full"])
+    return ChallengeResult(
+        status="completed",
+        challenge_id=spec.challenge.id,
+        domain=spec.challenge.domain,
+        package=stored["full"],
+        learner_package=stored["learner"],
+        download_url=stored["url"],
+        schema_score=phase2.payload.score,
+        quality_verdict=quality.report.verdict,
+        row_counts=files.row_counts,
+    )
+
+
+if __name__ == "__main__":
+    print(challenge_flow(brief="An online store is losing customers in the West", rows=5_000, seed=7))

@@ -1,0 +1,304 @@
+"""The ``datafactory`` command: run a challenge, answer gates, follow runs, fetch packages.
+
+Errors print as one readable line with the fix (exit code 2), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+# Prefect's first start on a fresh machine creates its database; give it time before it gives up.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+from rich.console import Console  # noqa: E402
+
+from schemas.errors import DataFactoryError  # noqa: E402
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    err.print(f"[bold red]error:[/] {message}")
+    return code
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _printer(progress_state: dict) -> Any:
+    def on_event(event: str, data: dict) -> None:
+        if event == "run-started":
+            console.print(f"run id: [bold]{data['run_id']}[/] (seed {data['seed']})")
+        elif event == "phase-done":
+            extra = ""
+            if "score" in data:
+                extra = f" (score {data['score']}/10)"
+            elif "challenge" in data:
+                extra = f" ({data['challenge']})"
+            console.print(f"[green]phase {data['phase']} done[/]: {data['name']}{extra}")
+        elif event == "gate-waiting":
+            run_id = progress_state.get("run_id", "RUN_ID")
+            state = "checks passed" if data["checks_passed"] else f"checks FAILED: {data['reason']}"
+            console.print(
+                f"[yellow]waiting at gate {data['gate']}[/] ({data['name']}; {state}).\n"
+                f"  approve:    datafactory approve {run_id}\n"
+                f"  regenerate: datafactory approve {run_id} --regenerate --feedback '...'\n"
+                f"  reject:     datafactory approve {run_id} --reject --feedback 'reason'\n"
+                "  or use the form in the Prefect UI"
+            )
+        elif event == "gate-decision":
+            console.print(
+                f"gate {data['gate']}: {data['decision']}" + (f" ({data['feedback']})" if data["feedback"] else "")
+            )
+        elif event == "table-generated":
+            console.print(f"  generated {data['table']}: {data['rows']:,} rows [{data['done']}/{data['total']}]")
+        if event == "run-started":
+            progress_state["run_id"] = data["run_id"]
+
+    return on_event
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from flows.challenge import challenge_flow
+    from flows.events import forget, listen
+
+    state: dict = {}
+    listener = _printer(state)
+    listen(listener)
+    try:
+        final = challenge_flow(
+            brief=args.brief,
+            domain=args.domain,
+            rows=args.rows,
+            seed=args.seed,
+            variant=args.variant,
+            locale=args.locale,
+            approval=args.approval,
+            storage=args.storage,
+            output_dir=args.out,
+            return_state=True,
+        )
+    finally:
+        forget(listener)
+    if final.name == "Rejected":
+        console.print(f"[yellow]run rejected[/]: {final.message}")
+        return 1
+    if not final.is_completed():
+        exc = final.result(raise_on_failure=False)
+        if isinstance(exc, DataFactoryError):
+            return _fail(str(exc))
+        return _fail(f"the run ended {final.name}: {final.message}")
+    result = final.result()
+    console.print(f"[bold green]package:[/] {result.package}")
+    console.print(f"learner package: {result.learner_package}")
+    return 0
+
+
+# --------------------------------------------------------------------------- gates and status
+
+
+def _run_uuid(run_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(run_id)
+    except ValueError:
+        raise DataFactoryError(f"'{run_id}' is not a run id; use the id printed by `datafactory run`") from None
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from prefect.client.orchestration import get_client
+    from prefect.flow_runs import resume_flow_run
+
+    from flows.gates import GateInput, validate_edited_spec
+
+    run_id = _run_uuid(args.run_id)
+    spec_yaml = None
+    if args.spec:
+        path = Path(args.spec)
+        if not path.is_file():
+            return _fail(f"spec file '{path}' does not exist")
+        spec_yaml = path.read_text()
+        validate_edited_spec(spec_yaml)  # a bad edit is refused here; the run keeps waiting
+    decision = "reject" if args.reject else "regenerate" if args.regenerate else "approve"
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+    if not run.state or not run.state.is_paused():
+        state = run.state.name if run.state else "unknown"
+        return _fail(f"run {run_id} is not waiting at a gate (state: {state}); see `datafactory status {run_id}`")
+    payload = GateInput(decision=decision, feedback=args.feedback or "", spec_yaml=spec_yaml)
+    resume_flow_run(run_id, run_input=payload.model_dump(include={"decision", "feedback", "spec_yaml"}))
+    console.print(f"sent '{decision}' to run {run_id}")
+    return 0
+
+
+def _artifacts(client, run_id: uuid.UUID) -> list:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    return client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from prefect.client.orchestration import get_client
+
+    run_id = _run_uuid(args.run_id)
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+        artifacts = _artifacts(client, run_id)
+    state = run.state
+    console.print(f"run {run_id} ({run.name}): [bold]{state.name if state else 'unknown'}[/]")
+    if state and state.message:
+        console.print(f"  {state.message}")
+    if state and state.is_paused():
+        key = (state.state_details.pause_key or "") if state.state_details else ""
+        gate = key.split("-")[1] if key.startswith("gate-") else "?"
+        console.print(f"  waiting at gate {gate}: approve with `datafactory approve {run_id}` or in the Prefect UI")
+    if artifacts:
+        console.print("  artifacts:")
+        for artifact in sorted(artifacts, key=lambda a: a.created or 0):
+            console.print(f"    {artifact.key or '-':<24} {artifact.type:<9} {artifact.description or ''}")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from prefect.client.orchestration import get_client
+
+    from tasks.storage import storage_from_uri
+
+    run_id = _run_uuid(args.run_id)
+    with get_client(sync_client=True) as client:
+        artifacts = {a.key: a for a in _artifacts(client, run_id)}
+    location = artifacts.get("package-location")
+    if location is None:
+        return _fail(f"run {run_id} has no package yet; see `datafactory status {run_id}`")
+    fields = dict(line.split(": ", 1) for line in str(location.data).splitlines() if ": " in line)
+    full = fields["full"].strip("`")
+    if full.startswith("s3://"):
+        storage = storage_from_uri(full.rsplit("/", 1)[0])
+        key = full.rsplit("/", 1)[1]
+        if args.to is None:
+            console.print(storage.url(key))
+            return 0
+        target = storage.get(key, Path(args.to) / key)
+    else:
+        source = Path(full.removeprefix("file://"))
+        if not source.is_file():
+            return _fail(f"the package '{source}' is gone; run the challenge again")
+        target = Path(args.to or ".") / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.resolve() != target.resolve():
+            shutil.copyfile(source, target)
+    console.print(str(target))
+    return 0
+
+
+# --------------------------------------------------------------------------- library and packages
+
+
+def cmd_domains(args: argparse.Namespace) -> int:
+    from tasks.domains import load_blueprints
+
+    for name, blueprint in sorted(load_blueprints().items()):
+        console.print(f"[bold]{name:<22}[/] {blueprint.description}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from tasks.quality import render_report_table, validate_package
+
+    report = validate_package(Path(args.path))
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        console.print(render_report_table(report))
+    return 0 if report.verdict == "pass" else 1
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from flows.batch import batch_flow, load_batch
+
+    load_batch(args.file)  # a bad file fails here, before Prefect starts
+    rows = batch_flow(batch_file=args.file, concurrency=args.concurrency, storage=args.storage, output_dir=args.out)
+    for row in rows:
+        mark = "[green]ok[/]" if row["status"] == "Completed" else f"[red]{row['status']}[/]"
+        detail = row.get("package") or row.get("error", "")
+        console.print(f"{mark} {row.get('challenge') or row['brief']}: {detail}")
+    return 0 if all(r["status"] == "Completed" for r in rows) else 1
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="datafactory", description="Turn a business brief into a data challenge.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="make a challenge from a brief")
+    run.add_argument("brief")
+    run.add_argument("--domain", help="force a domain (see `datafactory domains`)")
+    run.add_argument("--rows", type=int, default=10_000, help="rows of the main fact table (default 10000)")
+    run.add_argument("--seed", type=int, help="make the challenge reproducible")
+    run.add_argument("--variant", type=int, default=0, help="same story, different numbers")
+    run.add_argument("--locale", help="e.g. en_IN; detected from the brief by default")
+    run.add_argument("--approval", choices=["auto", "manual"], default="auto")
+    run.add_argument("--out", help="output folder (default ./datafactory-output)")
+    run.add_argument("--storage", help="a folder or s3://bucket/prefix for the packages")
+    run.set_defaults(func=cmd_run)
+
+    approve = sub.add_parser("approve", help="answer a run that waits at a gate")
+    approve.add_argument("run_id")
+    group = approve.add_mutually_exclusive_group()
+    group.add_argument("--regenerate", action="store_true", help="redo the phase with --feedback")
+    group.add_argument("--reject", action="store_true", help="stop the run; --feedback gives the reason")
+    approve.add_argument("--feedback", help="what to change, or why you reject")
+    approve.add_argument("--spec", help="an edited challenge spec (YAML) to use instead")
+    approve.set_defaults(func=cmd_approve)
+
+    status = sub.add_parser("status", help="phase, state, what a run waits for, its artifacts")
+    status.add_argument("run_id")
+    status.set_defaults(func=cmd_status)
+
+    download = sub.add_parser("download", help="fetch a run's package (or print its presigned URL on S3)")
+    download.add_argument("run_id")
+    download.add_argument("--to", help="folder to copy the package into")
+    download.set_defaults(func=cmd_download)
+
+    domains = sub.add_parser("domains", help="list the domains of the blueprint library")
+    domains.set_defaults(func=cmd_domains)
+
+    validate = sub.add_parser("validate", help="run the 8 quality categories on a package (zip or folder)")
+    validate.add_argument("path")
+    validate.add_argument("--json", action="store_true", help="print the report as JSON")
+    validate.set_defaults(func=cmd_validate)
+    batch = sub.add_parser("batch", help="make every challenge listed in a batch YAML file (auto approval)")
+    batch.add_argument("file")
+    batch.add_argument("--concurrency", type=int, help="challenges at the same time (default: from the file)")
+    batch.add_argument("--out", help="output folder (default ./datafactory-output)")
+    batch.add_argument("--storage", help="a folder or s3://bucket/prefix for the packages")
+    batch.set_defaults(func=cmd_batch)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DataFactoryError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted", code=130)
+    except Exception as exc:  # noqa: BLE001 - one readable line instead of a traceback
+        if os.environ.get("DATAFACTORY_DEBUG"):
+            raise
+        name = type(exc).__name__
+        return _fail(f"{name}: {str(exc).splitlines()[0] if str(exc) else ''} (set DATAFACTORY_DEBUG=1 for details)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

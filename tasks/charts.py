@@ -1,0 +1,522 @@
+"""Matplotlib figures for the quality report, each returned as PNG bytes.
+
+Contract: every figure has a title, axis labels with units and a legend where colours carry
+meaning; long labels are shortened and rotated so they do not overlap. Figures are built on
+``matplotlib.figure.Figure`` (no pyplot global state), from profiles and answers only: never raw rows.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from collections import Counter
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: reports are built on servers and in CI
+
+import matplotlib.dates as mdates  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
+
+from schemas.profiles import DatasetProfile, TableProfile  # noqa: E402
+from schemas.quality import QualityReport  # noqa: E402
+from schemas.results import Answer  # noqa: E402
+from schemas.spec import ChallengeSpec  # noqa: E402
+from tasks.answers import choose_labels, label_text, row_labels  # noqa: E402
+
+DPI = 130
+PALETTE = ["#2f6690", "#3a7ca5", "#d9a441", "#81c3d7", "#7b9e89", "#c0504d", "#8064a2", "#4bacc6", "#f79646"]
+ROLE_COLOURS = {"dimension": "#3a7ca5", "fact": "#d9a441", "bridge": "#7b9e89", "aggregate": "#8064a2"}
+PASS_COLOUR, FAIL_COLOUR = "#4e9a06", "#c0504d"
+MAX_BARS = 20
+MAX_SLICES = 7
+LABEL_CHARS = 26
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    return buffer.getvalue()
+
+
+def _short(text: str, width: int = LABEL_CHARS) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _axis_name(column: str, unit: str | None) -> str:
+    name = column.replace("_", " ")
+    return f"{name} ({unit})" if unit else name
+
+
+def _new(width: float = 7.0, height: float = 3.6) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def er_diagram(spec: ChallengeSpec, max_columns: int = 10) -> bytes:
+    """Entity-relationship diagram: one box per table (keys first), arrows from foreign keys to parents.
+
+    Tables are laid out in layers by dependency: parents on the left, their children to the right.
+    """
+    parents: dict[str, set[str]] = {t.name: set() for t in spec.tables}
+    for rel in spec.relationships:
+        if rel.parent_table != rel.child_table:
+            parents[rel.child_table].add(rel.parent_table)
+    level: dict[str, int] = {}
+
+    def depth(name: str, seen: frozenset[str] = frozenset()) -> int:
+        if name not in level:
+            level[name] = 1 + max((depth(p, seen | {name}) for p in parents[name] if p not in seen), default=-1)
+        return level[name]
+
+    for table in spec.tables:
+        depth(table.name)
+    layers: dict[int, list[str]] = {}
+    for table in spec.tables:
+        layers.setdefault(level[table.name], []).append(table.name)
+
+    fks = {(r.child_table, r.child_column) for r in spec.relationships}
+    shown: dict[str, list[str]] = {}
+    for table in spec.tables:
+        keys = [c for c in table.column_names if c in table.primary_key]
+        foreign = [c for c in table.column_names if (table.name, c) in fks and c not in keys]
+        rest = [c for c in table.column_names if c not in keys and c not in foreign]
+        ordered = keys + foreign + rest
+        lines = [
+            ("PK " if c in keys else "FK " if c in foreign else "    ") + c + f" : {table.column(c).type}"
+            for c in ordered[:max_columns]
+        ]
+        if len(ordered) > max_columns:
+            lines.append(f"    … {len(ordered) - max_columns} more")
+        shown[table.name] = lines
+
+    box_w, line_h, gap_x, gap_y = 3.2, 0.32, 1.3, 0.6
+    heights = {name: (len(lines) + 1.4) * line_h for name, lines in shown.items()}
+    stack = {lv: sum(heights[n] for n in names) + gap_y * (len(names) - 1) for lv, names in layers.items()}
+    total_h = max(stack.values())
+    n_layers = max(layers) + 1
+    fig = _new(max(6.5, n_layers * (box_w + gap_x)), max(3.5, total_h * 0.75 + 1.0))
+    ax = fig.add_subplot()
+    positions: dict[str, tuple[float, float]] = {}
+    for lv, names in layers.items():
+        y = total_h - (total_h - stack[lv]) / 2
+        for name in names:
+            x = lv * (box_w + gap_x)
+            positions[name] = (x, y)
+            table = spec.table(name)
+            height = heights[name]
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x, y - height),
+                    box_w,
+                    height,
+                    boxstyle="round,pad=0.02",
+                    facecolor="white",
+                    edgecolor=ROLE_COLOURS.get(table.role, "#555555"),
+                    linewidth=1.5,
+                )
+            )
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x, y - line_h * 1.2),
+                    box_w,
+                    line_h * 1.2,
+                    boxstyle="round,pad=0.02",
+                    facecolor=ROLE_COLOURS.get(table.role, "#555555"),
+                    edgecolor="none",
+                )
+            )
+            ax.text(x + 0.1, y - line_h * 0.6, name, va="center", fontsize=8.5, color="white", weight="bold")
+            for i, line in enumerate(shown[name]):
+                ax.text(
+                    x + 0.1, y - line_h * (1.75 + i), _short(line, 40), va="center", fontsize=6.5, family="monospace"
+                )
+            y -= height + gap_y
+    for rel in spec.relationships:
+        if rel.child_table not in positions or rel.parent_table not in positions:
+            continue
+        cx, cy = positions[rel.child_table]
+        px, py = positions[rel.parent_table]
+        child_lines = [line[3:].split(" : ")[0].strip() for line in shown[rel.child_table]]
+        parent_lines = [line[3:].split(" : ")[0].strip() for line in shown[rel.parent_table]]
+        ci = child_lines.index(rel.child_column) if rel.child_column in child_lines else 0
+        pi = parent_lines.index(rel.parent_column) if rel.parent_column in parent_lines else 0
+        start = (cx, cy - line_h * (1.75 + ci))
+        end = (px + box_w, py - line_h * (1.75 + pi))
+        if rel.child_table == rel.parent_table or cx <= px:
+            start = (cx + box_w, start[1])
+        ax.add_patch(
+            FancyArrowPatch(
+                start,
+                end,
+                arrowstyle="-|>",
+                mutation_scale=10,
+                color="#555555",
+                linewidth=1.0,
+                connectionstyle="arc3,rad=0.08",
+            )
+        )
+    for role, colour in ROLE_COLOURS.items():
+        if any(t.role == role for t in spec.tables):
+            ax.plot([], [], color=colour, linewidth=6, label=f"{role} table")
+    ax.plot([], [], color="#555555", marker=">", label="foreign key → parent key")
+    ax.legend(loc="lower right", fontsize=7, frameon=False, bbox_to_anchor=(1.0, -0.08), ncol=3)
+    ax.set_xlim(-0.3, n_layers * (box_w + gap_x) - gap_x + 0.3)
+    ax.set_ylim(-0.5, total_h + 0.3)
+    ax.axis("off")
+    ax.set_title("Entity-relationship diagram (PK primary key, FK foreign key)", fontsize=10)
+    return _png(fig)
+
+
+def column_types_chart(spec: ChallengeSpec) -> bytes:
+    """Stacked bars: how many columns of each type every table has."""
+    types = sorted({c.type for t in spec.tables for c in t.columns})
+    names = [t.name for t in spec.tables]
+    fig = _new(7, 0.5 * len(names) + 1.8)
+    ax = fig.add_subplot()
+    left = np.zeros(len(names))
+    for i, kind in enumerate(types):
+        counts = np.array([sum(c.type == kind for c in t.columns) for t in spec.tables])
+        ax.barh(names, counts, left=left, color=PALETTE[i % len(PALETTE)], label=kind)
+        left += counts
+    ax.invert_yaxis()
+    ax.set_xlabel("columns (count)")
+    ax.set_ylabel("table")
+    ax.set_title("Columns per table by type")
+    ax.legend(title="column type", fontsize=7, title_fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _png(fig)
+
+
+def row_counts_chart(profile: DatasetProfile) -> bytes:
+    """Rows per table; a log scale when the tables differ by more than 100 times."""
+    names = [t.name for t in profile.tables]
+    rows = [t.rows for t in profile.tables]
+    fig = _new(7, 0.45 * len(names) + 1.6)
+    ax = fig.add_subplot()
+    bars = ax.barh(names, rows, color=PALETTE[0])
+    ax.invert_yaxis()
+    logarithmic = max(rows) > 100 * max(min(rows), 1)
+    if logarithmic:
+        ax.set_xscale("log")
+    ax.bar_label(bars, labels=[f"{r:,}" for r in rows], padding=3, fontsize=7)
+    ax.set_xlim(right=max(rows) * (4 if logarithmic else 1.18))
+    ax.set_xlabel("rows (count, log scale)" if logarithmic else "rows (count)")
+    ax.set_ylabel("table")
+    ax.set_title("Rows per table")
+    return _png(fig)
+
+
+def null_rates_chart(spec: ChallengeSpec, profile: DatasetProfile, limit: int = 18) -> bytes:
+    """Measured null rate per column next to the rate the spec asks for (the columns with the most nulls)."""
+    entries = []
+    for table in profile.tables:
+        spec_table = spec.table(table.name)
+        for column in table.columns:
+            expected = spec_table.column(column.name).nullable if spec_table.column(column.name) else 0.0
+            entries.append((f"{table.name}.{column.name}", 100 * column.null_rate, 100 * expected))
+    entries.sort(key=lambda e: (-max(e[1], e[2]), e[0]))
+    entries = entries[:limit]
+    fig = _new(7, 0.3 * len(entries) + 1.6)
+    ax = fig.add_subplot()
+    y = np.arange(len(entries))
+    ax.barh(y - 0.2, [e[1] for e in entries], height=0.4, color=PALETTE[0], label="measured")
+    ax.barh(y + 0.2, [e[2] for e in entries], height=0.4, color=PALETTE[2], label="specified")
+    ax.set_yticks(y, [_short(e[0], 34) for e in entries], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("null rate (% of rows)")
+    ax.set_ylabel("column")
+    ax.set_title("Missing values per column: measured vs specified")
+    if not any(e[1] or e[2] for e in entries):
+        ax.set_xlim(0, 1)
+        ax.text(0.5, 0.5, "no column has missing values", transform=ax.transAxes, ha="center", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    return _png(fig)
+
+
+def table_profile_chart(table: TableProfile) -> bytes | None:
+    """Up to four panels for one table: monthly volume, numeric distributions, most common categories."""
+    panels = []
+    dated = [c for c in table.columns if c.by_month]
+    if dated:
+        panels.append(("month", dated[0]))
+    panels += [("hist", c) for c in table.columns if len(c.histogram) > 1 and c.distinct > 2][:2]
+    # categories tell more than the most frequent keys of an identifier column
+    tops = sorted((c for c in table.columns if len(c.top_values) > 1), key=lambda c: (c.type != "category", c.distinct))
+    panels += [("top", c) for c in tops][: 4 - len(panels)]
+    panels = panels[:4]
+    if not panels:
+        return None
+    cols = 2 if len(panels) > 1 else 1
+    rows = (len(panels) + 1) // 2
+    fig = _new(7.2, 2.6 * rows + 0.5)
+    fig.suptitle(f"Profile of {table.name} ({table.rows:,} rows)", fontsize=10)
+    for i, (kind, column) in enumerate(panels):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        if kind == "month":
+            periods = pd.to_datetime([p.period + "-01" for p in column.by_month])
+            ax.plot(periods, [p.count for p in column.by_month], color=PALETTE[0], marker="o", markersize=2)
+            ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=6))
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+            ax.set_title(f"Rows per month by {column.name}", fontsize=8.5)
+            ax.set_xlabel(f"{column.name} (month)", fontsize=7.5)
+            ax.set_ylabel("rows (count)", fontsize=7.5)
+        elif kind == "hist":
+            lows = [b.low for b in column.histogram]
+            widths = [b.high - b.low for b in column.histogram]
+            ax.bar(lows, [b.count for b in column.histogram], width=widths, align="edge", color=PALETTE[1])
+            ax.set_title(f"Distribution of {column.name}", fontsize=8.5)
+            ax.set_xlabel(_axis_name(column.name, column.unit), fontsize=7.5)
+            ax.set_ylabel("rows (count)", fontsize=7.5)
+        else:
+            values = [_short(v.value, 18) for v in column.top_values][::-1]
+            ax.barh(values, [v.count for v in column.top_values][::-1], color=PALETTE[2])
+            ax.set_title(f"Most common {column.name}", fontsize=8.5)
+            ax.set_xlabel("rows (count)", fontsize=7.5)
+            ax.set_ylabel(column.name.replace("_", " "), fontsize=7.5)
+        ax.tick_params(labelsize=6.5)
+    return _png(fig)
+
+
+# --------------------------------------------------------------------------- questions and scenarios
+
+
+def difficulty_chart(spec: ChallengeSpec) -> bytes:
+    """Questions by difficulty."""
+    order = ["easy", "medium", "hard"]
+    counts = Counter(q.difficulty for q in spec.questions)
+    fig = _new(5.5, 2.8)
+    ax = fig.add_subplot()
+    bars = ax.bar(order, [counts.get(d, 0) for d in order], color=[PALETTE[4], PALETTE[2], PALETTE[5]])
+    ax.bar_label(bars, padding=2, fontsize=8)
+    ax.set_xlabel("difficulty")
+    ax.set_ylabel("questions (count)")
+    ax.set_ylim(0, max(counts.values(), default=1) * 1.25 + 0.5)
+    ax.set_title("Questions by difficulty")
+    return _png(fig)
+
+
+def skills_chart(spec: ChallengeSpec) -> bytes:
+    """How many questions exercise each skill."""
+    counts = Counter(skill for q in spec.questions for skill in q.skills)
+    items = counts.most_common(15)[::-1] or [("(no skills listed)", 0)]
+    fig = _new(6.5, 0.3 * len(items) + 1.5)
+    ax = fig.add_subplot()
+    ax.barh([s.replace("_", " ") for s, _ in items], [n for _, n in items], color=PALETTE[3])
+    ax.set_xlabel("questions (count)")
+    ax.set_ylabel("skill")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_title("Skills exercised by the questions")
+    return _png(fig)
+
+
+def scenario_chart(scenarios: list[dict]) -> bytes | None:
+    """Planted scenarios: stated vs measured effect, as ratios (1.0 = no effect)."""
+    rows = [s for s in scenarios if s.get("stated") is not None or s.get("measured") is not None]
+    if not rows:
+        return None
+    fig = _new(7, 0.55 * len(rows) + 1.6)
+    ax = fig.add_subplot()
+    y = np.arange(len(rows))
+    ax.barh(y - 0.2, [float(s.get("stated") or 0) for s in rows], height=0.4, color=PALETTE[2], label="stated")
+    ax.barh(y + 0.2, [float(s.get("measured") or 0) for s in rows], height=0.4, color=PALETTE[0], label="measured")
+    ax.axvline(1.0, color="#555555", linewidth=0.8, linestyle="--", label="no effect (1.0)")
+    ax.set_yticks(y, [_short(s["scenario"], 30) for s in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("effect size (ratio inside vs outside the scenario)")
+    ax.set_ylabel("scenario")
+    ax.set_title("Planted scenarios: stated vs measured effect")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _png(fig)
+
+
+# --------------------------------------------------------------------------- quality
+
+
+def quality_scores_chart(quality: QualityReport) -> bytes:
+    """Score per quality category, coloured by pass or fail."""
+    names = [c.category.replace("_", " ") for c in quality.categories]
+    scores = [c.score for c in quality.categories]
+    colours = [PASS_COLOUR if c.passed else FAIL_COLOUR for c in quality.categories]
+    fig = _new(7, 0.4 * len(names) + 1.6)
+    ax = fig.add_subplot()
+    bars = ax.barh(names, scores, color=colours)
+    ax.bar_label(bars, labels=[f"{s:.1f}%" for s in scores], padding=3, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 112)
+    ax.set_xlabel("expectations met (%)")
+    ax.set_ylabel("category")
+    ax.bar([], [], color=PASS_COLOUR, label="passed")
+    ax.bar([], [], color=FAIL_COLOUR, label="failed")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(f"Quality score by category (overall {quality.score:.1f}%, verdict {quality.verdict})")
+    return _png(fig)
+
+
+def quality_findings_chart(quality: QualityReport) -> bytes:
+    """Per category: expectations met, unplanned defects and planted issues found."""
+    names = [c.category.replace("_", " ") for c in quality.categories]
+    met = [max(c.evaluated - c.failed, 0) for c in quality.categories]
+    defects = [len(c.findings) for c in quality.categories]
+    planted = [len(c.planted) for c in quality.categories]
+    fig = _new(7, 3.4)
+    ax = fig.add_subplot()
+    x = np.arange(len(names))
+    ax.bar(x - 0.27, met, width=0.27, color=PASS_COLOUR, label="expectations met")
+    ax.bar(x, defects, width=0.27, color=FAIL_COLOUR, label="unplanned defects")
+    ax.bar(x + 0.27, planted, width=0.27, color=PALETTE[2], label="planted issues found")
+    ax.set_xticks(x, [textwrap.fill(n, 12) for n in names], fontsize=7)
+    ax.set_xlabel("category")
+    ax.set_ylabel("expectations (count)")
+    ax.set_title("Quality checks: met, defects and planted issues per category")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def answer_chart(answer: Answer) -> bytes | None:
+    """The chart the question hints at (bar, column, line, area, pie, scatter) over its result.
+
+    Returns None when the result has no numeric measure or only one row (the PDF shows the number).
+    """
+    if answer.error or not answer.measure or answer.row_count < 2 or not answer.rows:
+        return None
+    frame = answer.frame()
+    unit = answer.units.get(answer.measure)
+    labels = choose_labels(frame, answer.label_columns) if answer.label_columns else []
+    kinds = dict(zip(answer.columns, answer.column_types, strict=False))
+    hint = answer.chart if answer.chart not in {"table", "none"} else "bar"
+    values = pd.to_numeric(frame[answer.measure], errors="coerce")
+    if hint == "pie" and (values.dropna() < 0).any():
+        hint = "bar"
+    if hint == "scatter":
+        others = [
+            c for c in answer.columns if kinds.get(c) in {"int", "float"} and c not in labels and c != answer.measure
+        ]
+        if others:
+            return _scatter(answer, frame, others[0], unit)
+        hint = "bar"
+    title = textwrap.fill(f"{answer.question_id.upper()}: {answer.question}", 90)
+    fig = _new(7, 3.6)
+    ax = fig.add_subplot()
+    period = [c for c in labels if kinds.get(c) in {"date", "datetime"}]
+    if len(labels) == 2 and hint in {"bar", "column", "line", "area"}:
+        wide = frame.pivot_table(index=labels[0], columns=labels[1], values=answer.measure, aggfunc="sum")
+        if wide.shape[1] <= 8:
+            _grouped(ax, wide, hint)
+            ax.set_xlabel(labels[0].replace("_", " ") if hint != "bar" else _axis_name(answer.measure, unit))
+            ax.set_ylabel(_axis_name(answer.measure, unit) if hint != "bar" else labels[0].replace("_", " "))
+            ax.legend(title=labels[1].replace("_", " "), fontsize=7, title_fontsize=7, loc="best")
+            ax.set_title(title, fontsize=8.5)
+            return _png(fig)
+    names = row_labels(frame, labels)
+    if hint in {"line", "area"}:
+        if period:
+            x = pd.to_datetime(frame[period[0]])
+            order = np.argsort(x.to_numpy())
+            xs, ys = x.iloc[order], values.iloc[order]
+            ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=8))
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        else:
+            xs, ys = np.arange(len(frame)), values
+            step = max(1, len(frame) // 12)
+            ax.set_xticks(xs[::step], [_short(n, 14) for n in names[::step]], rotation=30, ha="right", fontsize=7)
+        ax.plot(xs, ys, color=PALETTE[0], marker="o", markersize=2.5)
+        if hint == "area":
+            ax.fill_between(xs, ys, alpha=0.3, color=PALETTE[0])
+        ax.set_xlabel(" · ".join(labels).replace("_", " ") or "row")
+        ax.set_ylabel(_axis_name(answer.measure, unit))
+    elif hint == "pie":
+        pairs = sorted(zip(names, values.fillna(0), strict=True), key=lambda p: -p[1])
+        if len(pairs) > MAX_SLICES:
+            pairs = pairs[: MAX_SLICES - 1] + [("Other", sum(v for _, v in pairs[MAX_SLICES - 1 :]))]
+        total = sum(v for _, v in pairs) or 1.0
+        wedges, _texts, _pcts = ax.pie(
+            [v for _, v in pairs],
+            colors=PALETTE[: len(pairs)],
+            autopct=lambda p: f"{p:.1f}%" if p >= 4 else "",
+            pctdistance=0.75,
+            textprops={"fontsize": 7, "color": "white"},
+            startangle=90,
+            counterclock=False,
+        )
+        ax.legend(
+            wedges,
+            [f"{_short(n, 24)}: {100 * v / total:.1f}%" for n, v in pairs],
+            title=f"{_axis_name(answer.measure, unit)}, share of total",
+            fontsize=7,
+            title_fontsize=7,
+            loc="center left",
+            bbox_to_anchor=(1.0, 0.5),
+        )
+        ax.set_aspect("equal")
+    else:
+        keep = np.arange(len(frame))
+        if len(frame) > MAX_BARS:
+            keep = np.argsort(-values.fillna(-np.inf).to_numpy())[:MAX_BARS]
+            title += f" (top {MAX_BARS} of {answer.row_count})"
+        shown_names = [_short(names[i]) for i in keep]
+        shown_values = values.iloc[keep].to_numpy()
+        if hint == "bar":
+            ax.barh(np.arange(len(keep)), shown_values, color=PALETTE[0])
+            ax.set_yticks(np.arange(len(keep)), shown_names, fontsize=7)
+            ax.invert_yaxis()
+            ax.set_xlabel(_axis_name(answer.measure, unit))
+            ax.set_ylabel(" · ".join(labels).replace("_", " ") or "row")
+        else:
+            ax.bar(np.arange(len(keep)), shown_values, color=PALETTE[0])
+            rotate = len(keep) > 6 or max((len(n) for n in shown_names), default=0) > 10
+            ax.set_xticks(
+                np.arange(len(keep)),
+                shown_names,
+                rotation=35 if rotate else 0,
+                ha="right" if rotate else "center",
+                fontsize=7,
+            )
+            ax.set_ylabel(_axis_name(answer.measure, unit))
+            ax.set_xlabel(" · ".join(labels).replace("_", " ") or "row")
+        if (shown_values < 0).any():
+            ax.axhline(0, color="#555555", linewidth=0.6) if hint != "bar" else ax.axvline(0, color="#555555")
+    ax.set_title(title, fontsize=8.5)
+    return _png(fig)
+
+
+def _grouped(ax, wide: pd.DataFrame, hint: str) -> None:
+    index = [label_text(v) for v in wide.index]
+    if hint in {"line", "area"}:
+        for i, column in enumerate(wide.columns):
+            ax.plot(index, wide[column].to_numpy(), marker="o", markersize=2.5, color=PALETTE[i % len(PALETTE)])
+            ax.lines[-1].set_label(_short(label_text(column), 20))
+        return
+    positions = np.arange(len(index))
+    width = 0.8 / max(len(wide.columns), 1)
+    for i, column in enumerate(wide.columns):
+        offsets = positions - 0.4 + width * (i + 0.5)
+        data = wide[column].fillna(0).to_numpy()
+        label = _short(label_text(column), 20)
+        colour = PALETTE[i % len(PALETTE)]
+        if hint == "bar":
+            ax.barh(offsets, data, height=width, label=label, color=colour)
+        else:
+            ax.bar(offsets, data, width=width, label=label, color=colour)
+    if hint == "bar":
+        ax.set_yticks(positions, [_short(n) for n in index], fontsize=7)
+        ax.invert_yaxis()
+    else:
+        ax.set_xticks(positions, [_short(n) for n in index], fontsize=7)
+
+
+def _scatter(answer: Answer, frame: pd.DataFrame, x_column: str, unit: str | None) -> bytes:
+    fig = _new(7, 3.6)
+    ax = fig.add_subplot()
+    ax.scatter(pd.to_numeric(frame[x_column], errors="coerce"), pd.to_numeric(frame[answer.measure]), s=12)
+    ax.set_xlabel(_axis_name(x_column, answer.units.get(x_column)))
+    ax.set_ylabel(_axis_name(answer.measure, unit))
+    ax.set_title(textwrap.fill(f"{answer.question_id.upper()}: {answer.question}", 90), fontsize=8.5)
+    return _png(fig)

@@ -1,0 +1,191 @@
+"""The Prefect tasks of the challenge flow: thin ``@task`` wrappers over the plain functions.
+
+Each phase's logic lives in its own module (designer, schema check, preview, engine, quality,
+answers, reports, package, storage) and is testable without Prefect; this module only gives
+each step a task with a readable name, and retries where storage is touched.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+from prefect import task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+from schemas.quality import QualityReport
+from schemas.results import AnswerKey, PreviewCheck, SchemaValidation
+from schemas.spec import ChallengeSpec
+from tasks.engine.output import DatasetFiles, generate_to_files
+from tasks.preview import make_preview
+from tasks.schema_check import validate_schema
+from tasks.settings import Settings
+
+
+@task(name="design-challenge", task_run_name="design-challenge-attempt-{attempt}")
+def design_task(brief: str, *, domain, rows, seed, variant, locale, feedback, attempt, previous, settings):
+    from tasks.designer import design
+
+    return design(
+        brief,
+        domain=domain,
+        rows=rows,
+        seed=seed,
+        variant=variant,
+        locale=locale,
+        feedback=feedback,
+        attempt=attempt,
+        previous=previous,
+        settings=settings,
+    )
+
+
+@task(name="validate-schema")
+def validate_schema_task(spec: ChallengeSpec) -> SchemaValidation:
+    return validate_schema(spec)
+
+
+@task(name="preview")
+def preview_task(spec: ChallengeSpec, rows: int) -> tuple[dict[str, pd.DataFrame], PreviewCheck]:
+    return make_preview(spec, rows)
+
+
+@task(name="generate-data")
+def generate_task(spec: ChallengeSpec, work_dir: Path, settings: Settings) -> DatasetFiles:
+    """Full generation with a progress artifact that moves as tables complete."""
+    artifact_id = create_progress_artifact(0.0, key="generation-progress", description="Rows generated per table")
+    total = len(spec.tables)
+    done: list[str] = []
+
+    def progress(table: str, rows: int) -> None:
+        # called once per chunk; the artifact moves by whole tables, the CLI shows rows so far
+        if table not in done:
+            done.append(table)
+        update_progress_artifact(artifact_id, 100.0 * len(done) / total, description=f"{table}: {rows:,} rows")
+        from flows.events import emit
+
+        emit("table-generated", table=table, rows=rows, done=len(done), total=total)
+
+    # resume=True: a crashed or retried run keeps its finished chunks and builds only the rest
+    files = generate_to_files(spec, work_dir, progress=progress, chunk_rows=settings.chunk_rows, resume=True)
+    update_progress_artifact(artifact_id, 100.0, description="all tables generated")
+    return files
+
+
+def read_tables(files: DatasetFiles) -> dict[str, pd.DataFrame]:
+    """The generated tables back in memory (clean copies, as the engine made them)."""
+    return {name: pq.read_table(path).to_pandas() for name, path in files.parquet.items()}
+
+
+def shipped_tables(spec: ChallengeSpec, files: DatasetFiles) -> dict[str, pd.DataFrame]:
+    """The tables as learners get them: the messy CSVs where mess was planted, else the (identical) Parquet."""
+    from tasks.quality.package_io import read_table_csv
+
+    messy = {rule.table for rule in spec.messiness}
+    clean = read_tables(DatasetFiles({n: p for n, p in files.parquet.items() if n not in messy}, {}, {}))
+    return clean | {name: read_table_csv(files.csv[name], spec.table(name)) for name in messy}
+
+
+@dataclass
+class QualityOutcome:
+    report: QualityReport
+    issue_log: Path | None = None
+    data_docs: Path | None = None
+
+
+@task(name="plant-messiness")
+def messiness_task(spec: ChallengeSpec, files: DatasetFiles, work_dir: Path) -> DatasetFiles:
+    """Plant the spec's messiness in the CSVs learners get; the Parquet stays clean for the answer key."""
+    if not spec.messiness:
+        return files
+    from tasks.engine.messiness import apply_messiness, issue_log_to_csv, to_arrow_lenient
+    from tasks.engine.output import write_csv
+
+    tables = read_tables(files)
+    messy, log = apply_messiness(spec, tables)
+    for name in {rule.table for rule in spec.messiness}:
+        files.csv[name] = write_csv(to_arrow_lenient(messy[name], spec.table(name)), files.csv[name])
+    files.issue_log = log
+    issue_log_to_csv(log, work_dir / "instructor" / "issue_log.csv")
+    return files
+
+
+@task(name="check-quality")
+def quality_task(spec: ChallengeSpec, files: DatasetFiles, work_dir: Path) -> QualityOutcome:
+    from tasks.quality import run_quality
+
+    docs = work_dir / "instructor" / "data_docs"
+    tables = shipped_tables(spec, files)
+    report = run_quality(spec, tables, issue_log=files.issue_log or None, data_docs_dir=docs)
+    log = work_dir / "instructor" / "issue_log.csv"
+    return QualityOutcome(report, log if log.exists() else None, docs if docs.exists() else None)
+
+
+@task(name="answer-questions")
+def answers_task(spec: ChallengeSpec, files: DatasetFiles, settings: Settings) -> AnswerKey:
+    from tasks.answers import compute_answers
+    from tasks.sql_sandbox import sandbox
+
+    con = sandbox({name: pq.read_table(path) for name, path in files.parquet.items()})
+    return compute_answers(spec, con, scenarios=files.scenarios, settings=settings)
+
+
+@dataclass
+class Reports:
+    files: dict[str, Path] = field(default_factory=dict)
+    not_produced: dict[str, str] = field(default_factory=dict)
+
+
+@task(name="write-reports")
+def reports_task(
+    spec: ChallengeSpec, files: DatasetFiles, answers: AnswerKey, quality: QualityReport | None, work_dir: Path
+) -> Reports:
+    from tasks.profiles import profile_tables, sample_tables
+    from tasks.report_excel import build_workbook
+    from tasks.report_pdf import build_pdf
+
+    reports = Reports()
+    profiles = profile_tables(spec, files.parquet)
+    samples = sample_tables(spec, files.parquet)
+    reports.files["quality_report.pdf"] = build_pdf(
+        spec, answers, profiles, quality, work_dir / "quality_report.pdf", scenarios=files.scenarios
+    )
+    reports.files["analytical_answers.xlsx"] = build_workbook(
+        spec, answers, profiles, quality, samples, work_dir / "analytical_answers.xlsx"
+    )
+    return reports
+
+
+@task(name="build-package")
+def package_task(
+    spec: ChallengeSpec, files: DatasetFiles, reports: Reports, quality: QualityOutcome | None, work_dir: Path
+):
+    from tasks.package import build_packages
+
+    extras = dict(reports.files)
+    if quality and quality.issue_log:
+        extras["instructor/issue_log.csv"] = quality.issue_log
+    if quality and quality.data_docs:
+        extras["instructor/data_docs"] = quality.data_docs
+    package_dir = work_dir / "package"
+    if package_dir.exists():
+        shutil.rmtree(package_dir)
+    return build_packages(spec, files.csv, package_dir, extras=extras, not_produced=reports.not_produced)
+
+
+@task(name="store-package", retries=3, retry_delay_seconds=[1, 5, 20])
+def store_task(paths, storage_uri: str | None, folder: str, settings: Settings) -> dict[str, str]:
+    """Publish both ZIPs under ``folder/`` (one per run, so runs never overwrite each other).
+
+    A storage hiccup is retried with backoff.
+    """
+    from tasks.storage import storage_from_uri
+
+    storage = storage_from_uri(storage_uri or str(settings.output_dir / "packages"), settings)
+    key = f"{folder}/{paths.full.name}"
+    full = storage.put(paths.full, key)
+    learner = storage.put(paths.learner, f"{folder}/{paths.learner.name}")
+    return {"full": full, "learner": learner, "url": storage.url(key), "key": key}

@@ -1,0 +1,149 @@
+"""Compute every check's metric: batched scans in the sandboxed DuckDB, plus vectorised pandas recomputes.
+
+Row predicates and aggregates of one table and category share one scan; unexpected-row queries
+run as ``count(*)``; examples are fetched only for checks that fail. Nothing here decides pass or
+fail: GX does, on the metrics (see ``tasks.quality.gx_suites``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from schemas.spec import QuestionSpec
+from tasks.engine.evaluate import evaluate
+from tasks.engine.messiness import row_keys
+from tasks.quality.checks import Check, Measured
+from tasks.quality.suites import Schema, q
+from tasks.sql_sandbox import run_query
+
+EXAMPLES = 3
+
+
+class MeasureContext:
+    """What a Python measure may use: the sandbox connection, the frames and the schema."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame], schema: Schema):
+        self.con = con
+        self.frames = frames
+        self.schema = schema
+
+    def count(self, table: str, predicate: str) -> int:
+        return int(self.con.execute(f"SELECT count(*) FROM {q(table)} WHERE {predicate}").fetchone()[0])
+
+    def examples(self, sql: str) -> tuple[str, ...]:
+        rows = self.con.execute(f"SELECT * FROM ({sql}) LIMIT {EXAMPLES}").fetchall()
+        return tuple(str(r[0]) for r in rows)
+
+    def recompute(self, table: str, column: str, expression: str) -> Measured:
+        """Rows where the stored value differs from the expression recomputed on the same row."""
+        frame = self.frames[table]
+        try:
+            expected = evaluate(expression, {c: frame[c] for c in frame.columns}, len(frame))
+        except Exception as exc:  # noqa: BLE001 - a value that cannot be recomputed is the finding itself
+            return Measured(len(frame), len(frame), (f"cannot recompute: {str(exc).splitlines()[0]}",))
+        actual = frame[column].reset_index(drop=True)
+        bad = _differs(actual, expected)
+        return self._rows(table, frame, bad, lambda i: f"{column}={actual.iloc[i]}, expected {expected.iloc[i]}")
+
+    def rollup(self, table: str, column: str, key: str, gen) -> Measured:
+        """Rows where the parent's value differs from the aggregate of its children."""
+        parent, child = self.frames[table], self.frames[gen.table]
+        try:
+            if gen.function == "count":
+                grouped = child.groupby(gen.via).size()
+            else:
+                values = evaluate(gen.expression, {c: child[c] for c in child.columns}, len(child))
+                grouped = pd.to_numeric(values, errors="coerce").groupby(child[gen.via].to_numpy()).agg(gen.function)
+        except Exception as exc:  # noqa: BLE001
+            return Measured(len(parent), len(parent), (f"cannot recompute: {str(exc).splitlines()[0]}",))
+        expected = parent[key].map(grouped).reset_index(drop=True)
+        if gen.function in ("sum", "count"):
+            expected = expected.fillna(0)
+        actual = parent[column].reset_index(drop=True)
+        bad = _differs(actual, expected, tolerance=0.011)
+        return self._rows(table, parent, bad, lambda i: f"{column}={actual.iloc[i]}, children give {expected.iloc[i]}")
+
+    def question(self, question: QuestionSpec) -> Measured:
+        try:
+            result = run_query(self.con, question.sql)
+        except Exception as exc:  # noqa: BLE001 - the error is the finding
+            return Measured(0, 1, (f"{type(exc).__name__}: {str(exc).splitlines()[0]}",))
+        return Measured(len(result), 0 if len(result) else 1, () if len(result) else ("no rows",))
+
+    def _rows(self, table: str, frame: pd.DataFrame, bad: np.ndarray, describe) -> Measured:
+        count = int(bad.sum())
+        if not count:
+            return Measured(0)
+        where = np.flatnonzero(bad)[:EXAMPLES]
+        keys = row_keys(frame.iloc[where], self.schema.spec.table(table)).tolist()
+        return Measured(count, count, tuple(f"{k}: {describe(i)}" for k, i in zip(keys, where, strict=True)))
+
+
+def _differs(actual: pd.Series, expected: pd.Series, tolerance: float = 0.006) -> np.ndarray:
+    both = actual.notna().to_numpy() & expected.notna().to_numpy()
+    numeric = [pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) for s in (actual, expected)]
+    if any(numeric):  # one side numeric: compare as numbers (text that does not parse differs)
+        a_num, e_num = pd.to_numeric(actual, errors="coerce"), pd.to_numeric(expected, errors="coerce")
+        diff = np.abs(a_num.astype("float64").to_numpy() - e_num.astype("float64").to_numpy())
+        with np.errstate(invalid="ignore"):
+            return both & ~(diff <= tolerance + 1e-9 * np.abs(e_num.astype("float64").to_numpy()))
+    if pd.api.types.is_datetime64_any_dtype(actual) or pd.api.types.is_datetime64_any_dtype(expected):
+        a, e = pd.to_datetime(actual, errors="coerce"), pd.to_datetime(expected, errors="coerce")
+        return both & (a != e).to_numpy()
+    return both & (actual.astype(str).to_numpy() != expected.astype(str).to_numpy())
+
+
+def measure_checks(checks: list[Check], ctx: MeasureContext) -> tuple[dict[str, Measured], dict[str, float]]:
+    """Every check's metric (without examples for rows/query checks) and the seconds per category."""
+    results: dict[str, Measured] = {}
+    seconds: dict[str, float] = defaultdict(float)
+    batches: dict[tuple[str, str], list[Check]] = defaultdict(list)
+    for check in checks:
+        if check.kind in ("rows", "aggregate"):
+            batches[(check.category, check.table)].append(check)
+    for (category, table), batch in batches.items():
+        started = time.perf_counter()
+        exprs = [
+            f"count(*) FILTER (WHERE coalesce({c.sql}, FALSE))" if c.kind == "rows" else f"({c.sql})" for c in batch
+        ]
+        values = ctx.con.execute(f"SELECT {', '.join(exprs)} FROM {q(table)}").fetchone()
+        for check, value in zip(batch, values, strict=True):
+            if check.kind == "rows":
+                results[check.id] = Measured(int(value), int(value))
+            else:
+                results[check.id] = Measured(None if value is None else float(value))
+        seconds[category] += time.perf_counter() - started
+    for check in checks:
+        if check.kind in ("rows", "aggregate"):
+            continue
+        started = time.perf_counter()
+        if check.kind == "query":
+            extra = "sum(extra)" if check.category == "uniqueness" else "count(*)"
+            value = ctx.con.execute(f"SELECT coalesce({extra}, 0) FROM ({check.sql})").fetchone()[0]
+            results[check.id] = Measured(int(value), int(value))
+        else:
+            results[check.id] = check.python(ctx)
+        seconds[check.category] += time.perf_counter() - started
+    return results, dict(seconds)
+
+
+def add_examples(check: Check, measured: Measured, ctx: MeasureContext) -> Measured:
+    """The same metric with a few example rows, for a check that failed."""
+    if measured.examples:
+        return measured
+    if check.kind == "rows":
+        sql = f"SELECT {check.example} FROM {q(check.table)} WHERE coalesce({check.sql}, FALSE)"
+    elif check.kind == "query":
+        sql = check.sql
+    elif check.kind == "aggregate":
+        shown = "NULL" if measured.observed is None else f"{float(measured.observed):.6g}"
+        return Measured(measured.observed, measured.unexpected, (f"{check.column} {check.rule} = {shown}",))
+    else:
+        return measured
+    return Measured(measured.observed, measured.unexpected, ctx.examples(sql), measured.note)

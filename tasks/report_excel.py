@@ -1,0 +1,483 @@
+"""analytical_answers.xlsx: Executive Summary, one sheet per question (question, answer and analysis,
+supporting table, native Excel chart of the hinted type over that table), Data Dictionary,
+Quality Metrics and Data Samples.
+
+Contract: headers formatted, widths set, number formats from the result's types and units, header
+rows frozen. Built from the answer key, profiles, quality report (or its absence, stated as such)
+and small samples only. Written to a temporary name, then renamed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.chart import AreaChart, BarChart, LineChart, PieChart, Reference, ScatterChart, Series
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from schemas.profiles import DatasetProfile
+from schemas.quality import QualityReport
+from schemas.results import Answer, AnswerKey
+from schemas.spec import ChallengeSpec, ForeignKeyGenerator
+from tasks.answers import choose_labels
+
+SUMMARY_SHEET = "Executive Summary"
+DICTIONARY_SHEET = "Data Dictionary"
+QUALITY_SHEET = "Quality Metrics"
+SAMPLES_SHEET = "Data Samples"
+NO_QUALITY = "Quality checks have not run for this dataset, so no quality metrics are reported."
+TABLE_HEADER_ROW = 6  # on a question sheet: rows 1-4 hold the question, analysis and SQL
+
+HEADER_FILL = PatternFill("solid", fgColor="2F6690")
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+TITLE_FONT = Font(bold=True, size=14, color="2F6690")
+LABEL_FONT = Font(bold=True)
+THIN = Side(style="thin", color="C8D3DC")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+WRAP = Alignment(wrap_text=True, vertical="top")
+MAX_WIDTH = 60
+
+
+def build_workbook(
+    spec: ChallengeSpec,
+    answers: AnswerKey,
+    profiles: DatasetProfile,
+    quality: QualityReport | None,
+    samples: dict[str, pd.DataFrame],
+    out_path: Path,
+) -> Path:
+    """Write analytical_answers.xlsx.
+
+    Args:
+        spec: the challenge spec.
+        answers: the answer key.
+        profiles: table profiles (measured null rates and distinct counts for the dictionary).
+        quality: the quality report, or None when quality has not run (the sheet says so).
+        samples: table name -> a few rows (``tasks.profiles.sample_tables``).
+        out_path: where to write the workbook (its folder is created).
+
+    Returns:
+        ``out_path``.
+    """
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    wb = Workbook()
+    summary = wb.active
+    summary.title = SUMMARY_SHEET
+    names = question_sheet_names(answers)
+    _summary_sheet(summary, spec, answers, profiles, quality, names)
+    for answer in answers.answers:
+        _question_sheet(wb.create_sheet(names[answer.question_id]), answer)
+    _dictionary_sheet(wb.create_sheet(DICTIONARY_SHEET), spec, profiles)
+    _quality_sheet(wb.create_sheet(QUALITY_SHEET), quality)
+    _samples_sheet(wb.create_sheet(SAMPLES_SHEET), spec, profiles, samples)
+    tmp = out_path.with_name(f".{out_path.name}.tmp")
+    try:
+        wb.save(tmp)
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out_path
+
+
+def question_sheet_names(answers: AnswerKey) -> dict[str, str]:
+    """Question id -> sheet name: the id upper-cased, Excel-safe (31 characters, no []:*?/\\), unique."""
+    names: dict[str, str] = {}
+    taken = {SUMMARY_SHEET.lower(), DICTIONARY_SHEET.lower(), QUALITY_SHEET.lower(), SAMPLES_SHEET.lower()}
+    for answer in answers.answers:
+        base = re.sub(r"[\[\]:*?/\\']", "_", answer.question_id.upper())[:28] or "Q"
+        name, n = base, 2
+        while name.lower() in taken:
+            name, n = f"{base}_{n}", n + 1
+        taken.add(name.lower())
+        names[answer.question_id] = name
+    return names
+
+
+# --------------------------------------------------------------------------- cells
+
+
+def _clean(value: Any) -> Any:
+    """A value openpyxl can store: no NaN, no control characters, dates as dates."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.to_pydatetime()
+    if value is pd.NaT:
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # numpy scalar -> python
+        if isinstance(value, float) and math.isnan(value):
+            return None
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    return value
+
+
+def _put(ws: Worksheet, row: int, column: int, value: Any, number_format: str | None = None):
+    cell = ws.cell(row=row, column=column, value=_clean(value))
+    if isinstance(cell.value, str) and cell.value.startswith("="):
+        cell.data_type = "s"  # data is text, never a formula
+    if number_format:
+        cell.number_format = number_format
+    return cell
+
+
+def _header(ws: Worksheet, row: int, names: list[str], start: int = 1) -> None:
+    for i, name in enumerate(names):
+        cell = _put(ws, row, start + i, name)
+        cell.font, cell.fill, cell.border = HEADER_FONT, HEADER_FILL, BORDER
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+
+
+def _fit_widths(ws: Worksheet, minimum: int = 8, maximum: int = MAX_WIDTH, skip_rows: set[int] | None = None) -> None:
+    widths: dict[int, int] = {}
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.value is None or (skip_rows and cell.row in skip_rows):
+                continue
+            text = cell.value.isoformat()[:10] if isinstance(cell.value, (dt.date, dt.datetime)) else str(cell.value)
+            widths[cell.column] = max(widths.get(cell.column, 0), len(text) + 2)
+    for column, width in widths.items():
+        ws.column_dimensions[get_column_letter(column)].width = max(minimum, min(maximum, width))
+
+
+def _number_format(kind: str, unit: str | None) -> str | None:
+    if kind in {"date"}:
+        return "yyyy-mm-dd"
+    if kind == "datetime":
+        return "yyyy-mm-dd hh:mm:ss"
+    if kind == "int":
+        return "0" if unit is None else "#,##0"
+    if kind == "float":
+        if unit == "%":
+            return '0.0"%"'  # values are already in percent
+        if unit in {"count"}:
+            return "#,##0"
+        return "#,##0.00"
+    return None
+
+
+def _typed(value: Any, kind: str) -> Any:
+    if isinstance(value, str) and kind in {"date", "datetime"}:
+        stamp = pd.Timestamp(value)
+        return stamp.date() if kind == "date" else stamp.to_pydatetime()
+    return value
+
+
+# --------------------------------------------------------------------------- sheets
+
+
+def _summary_sheet(ws, spec: ChallengeSpec, answers: AnswerKey, profiles, quality, names: dict[str, str]) -> None:
+    c = spec.challenge
+    _put(ws, 1, 1, f"{c.title}: analytical answers").font = TITLE_FONT
+    facts = [
+        ("Company", c.company.name),
+        ("Domain", c.domain.replace("_", " ")),
+        ("Stakeholder", c.stakeholder or "not stated"),
+        ("Time window", f"{c.time_window.start} to {c.time_window.end}"),
+        ("Problem statement", c.problem_statement),
+        ("Dataset", f"{len(spec.tables)} tables, {profiles.total_rows:,} rows"),
+        (
+            "Quality",
+            NO_QUALITY
+            if quality is None
+            else f"{quality.verdict}, score {quality.score:.1f}%, {quality.unplanned_defects} unplanned defects",
+        ),
+        ("Analyses written by", answers.analysis_source),
+    ]
+    for i, (label, value) in enumerate(facts, start=3):
+        _put(ws, i, 1, label).font = LABEL_FONT
+        cell = _put(ws, i, 2, value)
+        cell.alignment = WRAP
+        ws.merge_cells(start_row=i, start_column=2, end_row=i, end_column=6)
+        if len(str(value)) > 100:
+            ws.row_dimensions[i].height = 15 * (len(str(value)) // 100 + 1)
+    start = 3 + len(facts) + 1
+    _header(ws, start, ["Question", "Text", "Difficulty", "Rows", "Headline", "Planted finding"])
+    for row, answer in enumerate(answers.answers, start=start + 1):
+        link = _put(ws, row, 1, answer.question_id)
+        link.hyperlink = f"#'{names[answer.question_id]}'!A1"
+        link.font = Font(color="0563C1", underline="single")
+        _put(ws, row, 2, answer.question).alignment = WRAP
+        _put(ws, row, 3, answer.difficulty)
+        _put(ws, row, 4, answer.row_count, "#,##0")
+        headline = answer.error or (answer.highlights[0] if answer.highlights else "")
+        _put(ws, row, 5, headline).alignment = WRAP
+        check = answer.scenario_check
+        shown = "" if check is None else {True: "shown", False: "not clearly shown", None: "undecided"}[check.shown]
+        _put(ws, row, 6, f"{check.scenario}: {shown}" if check else "")
+    for column, width in zip("ABCDEF", (18, 50, 11, 9, 60, 28), strict=True):
+        ws.column_dimensions[column].width = width
+    ws.freeze_panes = ws.cell(row=start + 1, column=1)
+    if answers.notes:
+        row = start + len(answers.answers) + 2
+        _put(ws, row, 1, "Notes").font = LABEL_FONT
+        for i, note in enumerate(answers.notes, start=row + 1):
+            _put(ws, i, 1, note)
+
+
+def _question_sheet(ws: Worksheet, answer: Answer) -> None:
+    width = max(len(answer.columns), 6)
+    title = _put(ws, 1, 1, f"{answer.question_id}: {answer.question}")
+    title.font, title.alignment = TITLE_FONT, WRAP
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+    ws.row_dimensions[1].height = 38
+    _put(ws, 2, 1, f"Difficulty: {answer.difficulty} · answer shape: {answer.answer_shape} · chart: {answer.chart}")
+    _put(ws, 3, 1, "Answer").font = LABEL_FONT
+    text = answer.analysis if not answer.error else f"Not answered: {answer.error}"
+    analysis = _put(ws, 3, 2, text)
+    analysis.alignment = WRAP
+    ws.merge_cells(start_row=3, start_column=2, end_row=3, end_column=width)
+    ws.row_dimensions[3].height = min(400, 15 * (len(text) // 90 + 1 + text.count("\n")))
+    _put(ws, 4, 1, "SQL").font = LABEL_FONT
+    sql = _put(ws, 4, 2, answer.sql.strip())
+    sql.font, sql.alignment = Font(name="Consolas", size=9), WRAP
+    ws.merge_cells(start_row=4, start_column=2, end_row=4, end_column=width)
+    ws.row_dimensions[4].height = min(400, 12 * (answer.sql.strip().count("\n") + 1))
+    if answer.error or not answer.columns:
+        return
+    _header(ws, TABLE_HEADER_ROW, answer.columns)
+    kinds = answer.column_types or ["string"] * len(answer.columns)
+    formats = [_number_format(k, answer.units.get(c)) for c, k in zip(answer.columns, kinds, strict=True)]
+    for r, row in enumerate(answer.rows, start=TABLE_HEADER_ROW + 1):
+        for i, value in enumerate(row):
+            _put(ws, r, i + 1, _typed(value, kinds[i]), formats[i]).border = BORDER
+    last = TABLE_HEADER_ROW + len(answer.rows)
+    if answer.truncated:
+        _put(ws, last + 1, 1, f"First {len(answer.rows)} of {answer.row_count:,} rows.").font = Font(italic=True)
+    _fit_widths(ws, skip_rows={1, 2, 3, 4})
+    ws.column_dimensions["A"].width = max(ws.column_dimensions["A"].width or 0, 12)
+    ws.freeze_panes = ws.cell(row=TABLE_HEADER_ROW + 1, column=1)
+    if answer.rows:
+        ws.auto_filter.ref = f"A{TABLE_HEADER_ROW}:{get_column_letter(len(answer.columns))}{last}"
+    chart = answer_chart(answer, ws, TABLE_HEADER_ROW, last)
+    if chart is not None:
+        ws.add_chart(chart, f"{get_column_letter(len(answer.columns) + 2)}{TABLE_HEADER_ROW}")
+
+
+def answer_chart(answer: Answer, ws: Worksheet, header_row: int, last_row: int):
+    """A native chart of the question's hinted type over the table at ``header_row``..``last_row``.
+
+    The measure column is the series; the display label columns are the categories. Returns None
+    when the answer has no numeric measure or no rows.
+    """
+    if not answer.measure or not answer.rows or answer.measure not in answer.columns:
+        return None
+    frame = answer.frame()
+    labels = choose_labels(frame, answer.label_columns) if answer.label_columns else []
+    indices = sorted(answer.columns.index(c) + 1 for c in labels)
+    if indices and indices != list(range(indices[0], indices[-1] + 1)):
+        indices = indices[:1]  # categories must be one contiguous range
+    value_col = answer.columns.index(answer.measure) + 1
+    values = Reference(ws, min_col=value_col, min_row=header_row, max_row=last_row)
+    categories = (
+        Reference(ws, min_col=indices[0], max_col=indices[-1], min_row=header_row + 1, max_row=last_row)
+        if indices
+        else None
+    )
+    unit = answer.units.get(answer.measure)
+    axis_title = answer.measure.replace("_", " ") + (f" ({unit})" if unit else "")
+    category_title = " · ".join(labels).replace("_", " ") or "row"
+    hint = answer.chart
+    if hint == "scatter":
+        kinds = dict(zip(answer.columns, answer.column_types, strict=False))
+        others = [c for c in answer.columns if kinds.get(c) in {"int", "float"} and c not in (answer.measure, *labels)]
+        if others:
+            chart = ScatterChart()
+            x = Reference(ws, min_col=answer.columns.index(others[0]) + 1, min_row=header_row + 1, max_row=last_row)
+            series = Series(values, x, title_from_data=True)
+            series.marker.symbol = "circle"
+            series.graphicalProperties.line.noFill = True
+            chart.series.append(series)
+            chart.x_axis.title = others[0].replace("_", " ")
+            chart.y_axis.title = axis_title
+            return _finish(chart, answer)
+        hint = "bar"
+    if hint == "pie":
+        chart = PieChart()
+    elif hint == "line":
+        chart = LineChart()
+    elif hint == "area":
+        chart = AreaChart()
+    else:
+        chart = BarChart()
+        chart.type = "bar" if hint == "bar" else "col"
+    chart.add_data(values, titles_from_data=True)
+    if categories is not None:
+        chart.set_categories(categories)
+    if hint != "pie":
+        chart.y_axis.title = axis_title
+        chart.x_axis.title = category_title
+        chart.legend = None
+        # openpyxl >= 3.1 hides axes unless told otherwise
+        chart.x_axis.delete = False
+        chart.y_axis.delete = False
+    return _finish(chart, answer)
+
+
+def _finish(chart, answer: Answer):
+    chart.title = f"{answer.question_id}: {answer.measure.replace('_', ' ')}"
+    chart.width, chart.height = 18, 9
+    return chart
+
+
+def _dictionary_sheet(ws: Worksheet, spec: ChallengeSpec, profiles: DatasetProfile) -> None:
+    header = [
+        "Table",
+        "Column",
+        "Type",
+        "Unit",
+        "Description",
+        "Primary key",
+        "Unique",
+        "References",
+        "Specified null rate",
+        "Measured null rate",
+        "Distinct values",
+        "Generator",
+    ]
+    _header(ws, 1, header)
+    measured = {(t.name, c.name): c for t in profiles.tables for c in t.columns}
+    row = 2
+    for table in spec.tables:
+        for column in table.columns:
+            profile = measured.get((table.name, column.name))
+            generator = column.generator
+            values = [
+                table.name,
+                column.name,
+                column.type,
+                column.unit or "",
+                column.description,
+                "yes" if column.name in table.primary_key else "",
+                "yes" if column.unique else "",
+                generator.references if isinstance(generator, ForeignKeyGenerator) else "",
+                column.nullable,
+                profile.null_rate if profile else None,
+                profile.distinct if profile else None,
+                generator.kind,
+            ]
+            formats = [None] * 8 + ["0.0%", "0.0%", "#,##0", None]
+            for i, (value, fmt) in enumerate(zip(values, formats, strict=True), start=1):
+                _put(ws, row, i, value, fmt).border = BORDER
+            row += 1
+    _fit_widths(ws)
+    ws.column_dimensions["E"].width = 50
+    for r in range(2, row):
+        ws.cell(row=r, column=5).alignment = WRAP
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{row - 1}"
+
+
+def _quality_sheet(ws: Worksheet, quality: QualityReport | None) -> None:
+    if quality is None:
+        _header(ws, 1, ["Quality metrics"])
+        _put(ws, 2, 1, NO_QUALITY)
+        ws.column_dimensions["A"].width = 90
+        ws.freeze_panes = "A2"
+        return
+    header = [
+        "Category",
+        "Passed",
+        "Score (%)",
+        "Evaluated",
+        "Failed",
+        "Unplanned defects",
+        "Planted issues",
+        "Seconds",
+    ]
+    _header(ws, 1, header)
+    for r, c in enumerate(quality.categories, start=2):
+        values = [
+            c.category,
+            "yes" if c.passed else "no",
+            c.score,
+            c.evaluated,
+            c.failed,
+            len(c.findings),
+            len(c.planted),
+            c.seconds,
+        ]
+        formats = [None, None, "0.0", "#,##0", "#,##0", "#,##0", "#,##0", "0.00"]
+        for i, (value, fmt) in enumerate(zip(values, formats, strict=True), start=1):
+            _put(ws, r, i, value, fmt).border = BORDER
+    last = 1 + len(quality.categories)
+    total = last + 2
+    _put(ws, total, 1, "Overall").font = LABEL_FONT
+    _put(ws, total, 2, quality.verdict)
+    _put(ws, total, 3, quality.score, "0.0")
+    _put(ws, total + 1, 1, "Engine")
+    _put(ws, total + 1, 2, quality.engine)
+    if quality.planted_missing:
+        _put(ws, total + 2, 1, "Planted issues not found")
+        _put(ws, total + 2, 2, "; ".join(quality.planted_missing))
+    findings = [(f, "defect") for c in quality.categories for f in c.findings] + [
+        (f, "planted") for c in quality.categories for f in c.planted
+    ]
+    start = total + 4
+    _header(ws, start, ["Kind", "Category", "Expectation", "Table", "Column", "Message", "Unexpected rows", "Examples"])
+    for r, (f, kind) in enumerate(findings, start=start + 1):
+        values = [
+            kind,
+            f.category,
+            f.expectation,
+            f.table,
+            f.column or "",
+            f.message,
+            f.unexpected_count,
+            ", ".join(f.examples[:5]),
+        ]
+        for i, value in enumerate(values, start=1):
+            _put(ws, r, i, value, "#,##0" if i == 7 else None).border = BORDER
+    _fit_widths(ws)
+    ws.freeze_panes = "A2"
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = "Score by category (%)"
+    chart.add_data(Reference(ws, min_col=3, min_row=1, max_row=last), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=last))
+    chart.x_axis.title, chart.y_axis.title = "category", "expectations met (%)"
+    chart.x_axis.delete = chart.y_axis.delete = False
+    chart.legend = None
+    chart.width, chart.height = 16, 8
+    ws.add_chart(chart, f"{get_column_letter(len(header) + 2)}1")
+
+
+def _samples_sheet(
+    ws: Worksheet, spec: ChallengeSpec, profiles: DatasetProfile, samples: dict[str, pd.DataFrame]
+) -> None:
+    rows_by_table = {t.name: t.rows for t in profiles.tables}
+    _put(ws, 1, 1, "Data samples: the first rows of each table").font = TITLE_FONT
+    row = 3
+    for table in spec.tables:
+        frame = samples.get(table.name)
+        if frame is None:
+            continue
+        _put(
+            ws, row, 1, f"{table.name} (first {len(frame)} of {rows_by_table.get(table.name, len(frame)):,} rows)"
+        ).font = LABEL_FONT
+        _header(ws, row + 1, list(frame.columns))
+        formats = []
+        for name in frame.columns:
+            column = table.column(str(name))
+            kind = column.type if column else "string"
+            kind = {"decimal": "float", "category": "string"}.get(kind, kind)
+            formats.append(_number_format(kind, column.unit if column else None) if kind != "int" else "0")
+        for r, values in enumerate(frame.itertuples(index=False, name=None), start=row + 2):
+            for i, value in enumerate(values, start=1):
+                _put(ws, r, i, value, formats[i - 1]).border = BORDER
+        row += len(frame) + 3
+    _fit_widths(ws, skip_rows={1})
+    ws.freeze_panes = "A2"

@@ -1,0 +1,180 @@
+"""The challenge flow end to end in Prefect's test harness: auto, manual gates, rejection, bad input."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.flow_runs import resume_flow_run
+from prefect.testing.utilities import prefect_test_harness
+
+from flows.challenge import challenge_flow
+from flows.events import forget, listen
+from schemas.errors import InputError
+
+BRIEF = "Our online store is losing customers in the West and wants to understand its sales"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def harness():
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+class RunInThread:
+    """Start the flow in a thread (it blocks at gates) and learn its run id from the flow's events."""
+
+    def __init__(self, **params) -> None:
+        self.params = params
+        self.run_id: str | None = None
+        self.state = None
+        self.started = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _on_event(self, event: str, data: dict) -> None:
+        if event == "run-started" and self.run_id is None:
+            self.run_id = data["run_id"]
+            self.started.set()
+
+    def _run(self) -> None:
+        listen(self._on_event)
+        try:
+            self.state = challenge_flow(**self.params, return_state=True)
+        finally:
+            forget(self._on_event)
+            self.started.set()
+
+    def __enter__(self) -> RunInThread:
+        self.thread.start()
+        assert self.started.wait(120), "the flow did not start"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.thread.join(timeout=300)
+
+    def wait_for_gate(self, key: str, timeout: float = 120) -> None:
+        """Wait until the run is paused at ``key`` (e.g. gate-1-attempt-0)."""
+        deadline = time.monotonic() + timeout
+        with get_client(sync_client=True) as client:
+            while time.monotonic() < deadline:
+                state = client.read_flow_run(uuid.UUID(self.run_id)).state
+                details = state.state_details if state else None
+                if state and state.is_paused() and details and details.pause_key == key:
+                    return
+                assert self.thread.is_alive() or self.state is None, f"run ended early: {self.state}"
+                time.sleep(0.5)
+        raise AssertionError(f"run {self.run_id} never paused at {key}")
+
+    def answer(self, **run_input) -> None:
+        resume_flow_run(uuid.UUID(self.run_id), run_input={"feedback": "", "spec_yaml": None, **run_input})
+
+    def finish(self, timeout: float = 300):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the run did not finish"
+        return self.state
+
+
+def _artifact_keys(run_id: str) -> set[str]:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[uuid.UUID(run_id)]))
+        )
+    return {a.key for a in found if a.key}
+
+
+def test_auto_run_produces_the_package(tmp_path: Path) -> None:
+    """Brief to ZIP with no person and no key: the quick path every newcomer takes first."""
+    # Run
+    result = challenge_flow(brief=BRIEF, rows=600, seed=11, approval="auto", output_dir=str(tmp_path))
+    # Assert
+    package = Path(result.package)
+    assert result.status == "completed" and package.name == "codebasics_data_challenge_retail-ecommerce-11.zip"
+    with zipfile.ZipFile(package) as zf:
+        names = set(zf.namelist())
+        spec = yaml.safe_load(zf.read("challenge.yaml"))
+        readme = zf.read("README.txt").decode()
+    tables = [t["name"] for t in spec["tables"]]
+    assert {f"{t}.csv" for t in tables} | {"data_dictionary.txt", "README.txt", "challenge.yaml"} <= names
+    assert all(q["text"] and q["sql"] for q in spec["questions"])
+    assert all(t["primary_key"] and all(c["name"] and c["type"] for c in t["columns"]) for t in spec["tables"])
+    assert "customers" in readme
+    assert not [n for n in names if n.startswith("/") or ".." in n]
+
+
+def test_manual_run_regenerates_with_feedback_then_completes(tmp_path: Path) -> None:
+    """A person asks for changes at gate 1 through the API, then approves every gate."""
+    with RunInThread(brief=BRIEF, rows=400, seed=5, approval="manual", output_dir=str(tmp_path)) as run:
+        run.wait_for_gate("gate-1-attempt-0")
+        assert {"gate-1-problem", "challenge-spec"} <= _artifact_keys(run.run_id)
+        run.answer(decision="regenerate", feedback="make it harder")
+        run.wait_for_gate("gate-1-attempt-1")
+        run.answer(decision="approve")
+        run.wait_for_gate("gate-2-attempt-0")
+        assert {"gate-2-schema", "gate-2-columns"} <= _artifact_keys(run.run_id)
+        run.answer(decision="approve")
+        run.wait_for_gate("gate-3-attempt-0")
+        assert "gate-3-preview" in _artifact_keys(run.run_id)
+        run.answer(decision="approve")
+        state = run.finish()
+    assert state.is_completed(), state
+    result = state.result()
+    with zipfile.ZipFile(result.package) as zf:
+        spec = yaml.safe_load(zf.read("challenge.yaml"))
+    assert spec["challenge"]["difficulty"] == "hard"
+    assert {"generation-progress", "package-link"} <= _artifact_keys(run.run_id)
+
+
+def test_rejected_run_ends_with_its_reason(tmp_path: Path) -> None:
+    with RunInThread(brief=BRIEF, rows=300, seed=3, approval="manual", output_dir=str(tmp_path)) as run:
+        run.wait_for_gate("gate-1-attempt-0")
+        run.answer(decision="reject", feedback="wrong industry for this cohort")
+        state = run.finish()
+    assert state.name == "Rejected"
+    assert "wrong industry for this cohort" in state.message
+    assert not list(tmp_path.rglob("*.zip")), "a rejected run leaves no package"
+
+
+def test_invalid_edited_spec_is_refused_and_the_gate_reopens(tmp_path: Path) -> None:
+    """A broken edit sent through the API must not end the run: the gate reopens with the reason."""
+    with RunInThread(brief=BRIEF, rows=300, seed=4, approval="manual", output_dir=str(tmp_path)) as run:
+        run.wait_for_gate("gate-1-attempt-0")
+        run.answer(decision="approve", spec_yaml="challenge: {id: x}\ntables: []\n")
+        run.wait_for_gate("gate-1-attempt-1")
+        assert "gate-1-edit-error" in _artifact_keys(run.run_id)
+        run.answer(decision="reject", feedback="done testing")
+        state = run.finish()
+    assert state.name == "Rejected"
+    assert not list(tmp_path.rglob("*.zip"))
+
+
+def test_cli_refuses_an_invalid_edited_spec_before_resuming(tmp_path: Path, capsys) -> None:
+    """`datafactory approve --spec` validates the file locally: a bad edit never reaches the run."""
+    from flows.cli import main
+
+    bad = tmp_path / "edited.yaml"
+    bad.write_text("challenge: {id: x}\ntables: []\n")
+    code = main(["approve", str(uuid.uuid4()), "--spec", str(bad)])
+    assert code == 2
+    assert "problem(s) in the challenge spec" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"brief": "   "}, "the brief is empty"),
+        ({"brief": BRIEF, "rows": 0}, "rows must be a positive number"),
+        ({"brief": BRIEF, "domain": "space_mining"}, "unknown domain 'space_mining'"),
+    ],
+)
+def test_bad_input_fails_clearly_and_leaves_no_package(tmp_path: Path, params: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        challenge_flow(**params, approval="auto", output_dir=str(tmp_path))
+    assert not list(tmp_path.rglob("*.zip"))

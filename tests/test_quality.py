@@ -1,0 +1,274 @@
+"""The 8 quality categories: clean data passes, one planted defect fails exactly its category.
+
+Each mutation injects one defect of one kind into clean generated data and checks that its
+category fails, names the table, the column and an example, and that the other 7 still pass.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.csv as pacsv
+import pytest
+
+from schemas.quality import CATEGORIES
+from schemas.serialize import spec_to_yaml
+from schemas.spec import MessinessRule
+from tasks.domains import load_blueprint
+from tasks.engine import generate_dataset
+from tasks.engine.messiness import apply_messiness, issue_log_to_csv, to_arrow_lenient
+from tasks.quality import render_report_table, run_quality, validate_package
+
+RETAIL = Path(__file__).absolute().parent.parent / "domains" / "retail_ecommerce.yaml"
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_blueprint(RETAIL).spec.model_copy(update={"scale": 2000})
+
+
+@pytest.fixture(scope="module")
+def clean(spec):
+    return generate_dataset(spec)
+
+
+@pytest.fixture(scope="module")
+def clean_report(spec, clean):
+    return run_quality(spec, clean)
+
+
+def _copy(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return {name: frame.copy() for name, frame in tables.items()}
+
+
+# --------------------------------------------------------------------------- mutations: one defect each
+
+
+def orphan_child(t):
+    """A return whose order does not exist."""
+    t["returns"].loc[3, "order_id"] = "ORD-9999999"
+    return "returns", "order_id", "ORD-9999999"
+
+
+def duplicated_key(t):
+    """A customer without orders replaced by a copy of another customer: its id appears twice."""
+    customers, ordered = t["customers"], set(t["orders"]["customer_id"])
+    idle = customers.index[~customers["customer_id"].isin(ordered)][0]
+    source = 0 if idle != 0 else 1
+    customers.loc[idle] = customers.loc[source]
+    return "customers", "customer_id", customers.loc[source, "customer_id"]
+
+
+def null_not_allowed(t):
+    t["orders"].loc[7, "channel"] = None
+    return "orders", "channel", t["orders"].loc[7, "order_id"]
+
+
+def out_of_range(t):
+    """Quantity 11 (the spec allows 1..10); the line amount and order total follow, so only validity breaks."""
+    items, orders = t["order_items"], t["orders"]
+    not_returned = set(orders.loc[orders["status"] != "Returned", "order_id"])
+    i = items.index[items["order_id"].isin(not_returned)][0]
+    old = items.loc[i, "net_amount"]
+    items.loc[i, "quantity"] = 11
+    new = round(11 * items.loc[i, "unit_price"] * (1 - items.loc[i, "discount_rate"]), 2)
+    items.loc[i, "net_amount"] = new
+    o = orders.index[orders["order_id"] == items.loc[i, "order_id"]][0]
+    orders.loc[o, "order_total"] = round(orders.loc[o, "order_total"] - old + new, 2)
+    return "order_items", "quantity", "quantity=11"
+
+
+def end_before_start(t):
+    orders, returned = t["orders"], set(t["returns"]["order_id"])
+    i = orders.index[(orders["status"] == "Delivered") & ~orders["order_id"].isin(returned)][0]
+    orders.loc[i, "delivery_date"] = orders.loc[i, "ship_date"] - pd.Timedelta(days=3)
+    return "orders", "delivery_date", orders.loc[i, "order_id"]
+
+
+def shifted_distribution(t):
+    customers = t["customers"]
+    rows = np.arange(0, len(customers), 3)
+    customers.loc[rows, "segment"] = "Corporate"
+    return "customers", "segment", "Corporate"
+
+
+def missing_month(t):
+    """Every order of March 2023 removed, with its lines and returns, so keys still hold."""
+    orders = t["orders"]
+    march = orders["order_date"].dt.strftime("%Y-%m") == "2023-03"
+    gone = set(orders.loc[march, "order_id"])
+    t["orders"] = orders[~march].reset_index(drop=True)
+    t["order_items"] = t["order_items"][~t["order_items"]["order_id"].isin(gone)].reset_index(drop=True)
+    t["returns"] = t["returns"][~t["returns"]["order_id"].isin(gone)].reset_index(drop=True)
+    return "orders", "order_date", "2023-03"
+
+
+def wrong_type(t):
+    fee = t["orders"]["shipping_fee"].astype(object)
+    fee.iloc[11] = "4.99 USD"
+    t["orders"]["shipping_fee"] = fee
+    return "orders", "shipping_fee", "4.99 USD"
+
+
+MUTATIONS: list[tuple[str, Callable]] = [
+    ("referential_integrity", orphan_child),
+    ("uniqueness", duplicated_key),
+    ("completeness", null_not_allowed),
+    ("validity", out_of_range),
+    ("consistency", end_before_start),
+    ("distribution", shifted_distribution),
+    ("coverage", missing_month),
+    ("schema_conformity", wrong_type),
+]
+
+
+def test_clean_generated_data_passes_all_eight_categories(clean_report) -> None:
+    """Generated data follows its own spec; any failure here is a false alarm a user would chase."""
+    failing = {c.category: [f.message for f in c.findings] for c in clean_report.categories if not c.passed}
+    assert failing == {}
+    assert clean_report.verdict == "pass"
+    assert [c.category for c in clean_report.categories] == list(CATEGORIES)
+    assert all(c.evaluated > 0 for c in clean_report.categories)
+    assert clean_report.engine.startswith("great_expectations")
+
+
+@pytest.mark.parametrize("category, mutate", MUTATIONS, ids=[m[0] for m in MUTATIONS])
+def test_one_defect_fails_its_category_only(spec, clean, category, mutate) -> None:
+    """A defect must be reported where it belongs, located, with an example, and nowhere else."""
+    # Setup
+    tables = _copy(clean)
+    table, column, example = mutate(tables)
+    # Run
+    report = run_quality(spec, tables)
+    # Assert
+    result = report.category(category)
+    assert not result.passed, f"{category} did not notice the defect"
+    located = [f for f in result.findings if f.table == table and f.column == column]
+    assert located, [f"{f.table}.{f.column}: {f.message}" for f in result.findings]
+    assert any(example in x for f in located for x in f.examples), [f.examples for f in located]
+    others = {c.category: [f.message for f in c.findings] for c in report.categories if c.category != category}
+    assert {k: v for k, v in others.items() if v} == {}
+    assert report.verdict == "fail" and report.unplanned_defects >= 1
+
+
+# --------------------------------------------------------------------------- planted messiness
+
+RULES = [
+    MessinessRule(kind="duplicates", table="orders", rate=0.01),
+    MessinessRule(kind="casing", table="customers", column="city", rate=0.03),
+    MessinessRule(kind="whitespace", table="customers", column="first_name", rate=0.02),
+    MessinessRule(kind="typos", table="products", column="brand", rate=0.05),
+    MessinessRule(kind="missing", table="orders", column="payment_method", rate=0.02),
+    MessinessRule(kind="outliers", table="order_items", column="quantity", rate=0.01),
+    MessinessRule(kind="date_formats", table="customers", column="signup_date", rate=0.03),
+]
+
+
+@pytest.fixture(scope="module")
+def messy(spec, clean):
+    messy_spec = spec.model_copy(update={"messiness": RULES})
+    tables, log = apply_messiness(messy_spec, clean)
+    return messy_spec, tables, log
+
+
+def test_planted_messiness_is_reported_as_planted_not_as_failure(messy) -> None:
+    """A data-cleaning challenge is messy on purpose: its report must pass and list what was planted."""
+    messy_spec, tables, log = messy
+    report = run_quality(messy_spec, tables, issue_log=log)
+    unplanned = [f"{f.check_id}: {f.message}" for c in report.categories for f in c.findings]
+    assert unplanned == []
+    assert report.verdict == "pass"
+    assert report.planted_missing == []
+    flagged = {(p.table, p.column, p.kind) for p in report.planted_checks if p.detected_by}
+    for rule in RULES:
+        assert (rule.table, rule.column, rule.kind) in flagged, rule
+    assert report.category("validity").planted and report.category("uniqueness").planted
+
+
+def test_same_mess_without_its_log_is_a_set_of_unplanned_defects(messy) -> None:
+    """Without the issue log nothing explains the mess: the report must fail."""
+    messy_spec, tables, _ = messy
+    report = run_quality(messy_spec, tables)
+    assert report.verdict == "fail"
+    assert not report.category("uniqueness").passed and not report.category("validity").passed
+
+
+def test_logged_issue_missing_from_the_data_is_a_finding(messy, clean) -> None:
+    """An answer key that lists a problem the learner cannot find is itself a defect."""
+    messy_spec, tables, log = messy
+    tables = _copy(tables)
+    entry = next(e for e in log if e.kind == "typos")
+    brands = tables["products"]
+    brands.loc[brands["product_id"] == entry.row_key, "brand"] = entry.original_value
+    report = run_quality(messy_spec, tables, issue_log=log)
+    assert report.verdict == "fail"
+    assert any(entry.row_key in m and "products.brand" in m for m in report.planted_missing)
+
+
+# --------------------------------------------------------------------------- packages, docs, rendering
+
+
+def _write_package(folder: Path, spec, tables, log) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "challenge.yaml").write_text(spec_to_yaml(spec))
+    for name, frame in tables.items():
+        pacsv.write_csv(to_arrow_lenient(frame, spec.table(name)), folder / f"{name}.csv")
+    if log is not None:
+        issue_log_to_csv(log, folder / "instructor" / "issue_log.csv")
+    return folder
+
+
+def test_validate_package_reads_a_zip_types_csvs_from_the_spec_and_uses_its_issue_log(messy, tmp_path) -> None:
+    """The CLI validates what learners download: CSVs typed from the spec, messy text kept as text."""
+    messy_spec, tables, log = messy
+    folder = _write_package(tmp_path / "pkg", messy_spec, tables, log)
+    archive = tmp_path / "pkg.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in folder.rglob("*"):
+            zf.write(path, path.relative_to(folder))
+    report = validate_package(archive)
+    assert report.verdict == "pass", render_report_table(report)
+    assert report.planted_missing == []
+    assert any(
+        f.check_id == "schema_conformity:customers.signup_date:type"
+        for f in report.category("schema_conformity").planted
+    )
+
+
+def test_validate_package_folder_reports_a_defect_in_a_csv(spec, clean, tmp_path) -> None:
+    """A CSV edited by hand (text in a number column) fails schema conformity, located."""
+    folder = _write_package(tmp_path / "pkg", spec, clean, None)
+    path = folder / "order_items.csv"
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[5].split(",")
+    cells[header.index('"quantity"') if '"quantity"' in header else header.index("quantity")] = "three"
+    lines[5] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    report = validate_package(folder)
+    result = report.category("schema_conformity")
+    assert not result.passed
+    finding = next(f for f in result.findings if f.column == "quantity")
+    assert finding.table == "order_items" and any("three" in x for x in finding.examples)
+
+
+def test_data_docs_are_built_offline_into_the_given_folder(spec, clean, tmp_path) -> None:
+    """The instructor material holds GX data docs: an index and one page per category suite."""
+    docs = tmp_path / "docs"
+    report = run_quality(spec, {k: v.head(300) for k, v in clean.items()}, data_docs_dir=docs)
+    assert report.data_docs == str(docs / "index.html")
+    pages = {p.stem for p in (docs / "expectations").glob("*.html")}
+    assert set(CATEGORIES) <= pages
+
+
+def test_render_report_table_lists_every_category_and_the_findings(spec, clean) -> None:
+    tables = _copy(clean)
+    orphan_child(tables)
+    text = render_report_table(run_quality(spec, tables))
+    for category in CATEGORIES:
+        assert category in text
+    assert "verdict: FAIL" in text and "ORD-9999999" in text

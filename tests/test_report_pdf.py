@@ -1,0 +1,131 @@
+"""quality_report.pdf reads back with pypdf (12+ images, every section), renders non-blank pages,
+states a missing quality report; table profiles agree with pandas on the same Parquet."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+from pypdf import PdfReader
+
+from schemas.errors import InputError
+from schemas.quality import QualityReport
+from schemas.serialize import spec_from_data
+from tasks.answers import compute_answers
+from tasks.engine.output import generate_to_files
+from tasks.profiles import profile_tables, sample_tables
+from tasks.report_pdf import NO_QUALITY, SECTION_TITLES, build_pdf
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def quality_report() -> QualityReport:
+    """A quality report as the quality phase hands it over: one failing category, one planted issue."""
+    return QualityReport.model_validate_json((FIXTURES / "reports_quality.json").read_text())
+
+
+def _dataset(spec, work: Path):
+    files = generate_to_files(spec, work)
+    key = compute_answers(spec, files.parquet, scenarios=files.scenarios)
+    return files, key, profile_tables(spec, files.parquet)
+
+
+@pytest.fixture(scope="module")
+def retail(tmp_path_factory, retail_spec):
+    spec = retail_spec.model_copy(update={"scale": 1_500})
+    return (spec, *_dataset(spec, tmp_path_factory.mktemp("retail")))
+
+
+def _text(reader: PdfReader) -> str:
+    return re.sub(r"\s+", " ", " ".join(page.extract_text() for page in reader.pages))
+
+
+def _assert_pages_not_blank(pdf: Path, work: Path) -> int:
+    subprocess.run(["pdftoppm", "-r", "20", "-png", str(pdf), str(work / "page")], check=True)
+    pages = sorted(work.glob("page-*.png"))
+    for page in pages:
+        grey = Image.open(page).convert("L")
+        low, high = grey.getextrema()
+        assert low < 200 and high > 240, f"{page.name} looks blank"
+    return len(pages)
+
+
+def test_pdf_has_every_section_twelve_images_and_non_blank_pages(retail, tmp_path: Path) -> None:
+    # Setup
+    spec, files, key, profiles = retail
+    out = tmp_path / "pkg" / "quality_report.pdf"
+    # Run
+    build_pdf(spec, key, profiles, quality_report(), out, scenarios=files.scenarios)
+    # Assert
+    reader = PdfReader(out)
+    images = sum(len(page.images) for page in reader.pages)
+    assert images >= 12, images
+    text = _text(reader)
+    for title in SECTION_TITLES:
+        assert title in text, title
+    assert "great_expectations" in text and "fee above 9.99" in text
+    assert f"Page {len(reader.pages)}" in reader.pages[-1].extract_text()
+    assert _assert_pages_not_blank(out, tmp_path) == len(reader.pages)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["quality_report.pdf"]  # no temporary left
+
+
+def test_pdf_without_quality_says_so(retail, tmp_path: Path) -> None:
+    """Quality may not have run: the report says so instead of inventing results."""
+    spec, files, key, profiles = retail
+    out = build_pdf(spec, key, profiles, None, tmp_path / "quality_report.pdf")
+    text = _text(PdfReader(out))
+    assert NO_QUALITY in text
+    assert "Score by category" not in text
+
+
+def test_pdf_for_the_fixture_domain(tmp_path: Path) -> None:
+    """Another domain, fewer questions: still 12+ visuals, every section, a scalar answer shown as text."""
+    spec = spec_from_data(yaml.safe_load((FIXTURES / "reports_subscriptions.yaml").read_text()))
+    files, key, profiles = _dataset(spec, tmp_path / "data")
+    out = build_pdf(spec, key, profiles, quality_report(), tmp_path / "quality_report.pdf")
+    reader = PdfReader(out)
+    assert sum(len(page.images) for page in reader.pages) >= 12
+    text = _text(reader)
+    assert all(title in text for title in SECTION_TITLES)
+    assert "The answer is invoices = " in text
+    _assert_pages_not_blank(out, tmp_path)
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def test_profiles_match_pandas_on_the_parquet(retail) -> None:
+    """Row counts, nulls, ranges, means and top values from DuckDB aggregates equal pandas."""
+    spec, files, _, profiles = retail
+    orders = pd.read_parquet(files.parquet["orders"])
+    profile = profiles.table("orders")
+    assert profile.rows == len(orders)
+    ship = profile.column("ship_date")
+    assert ship.nulls == int(orders["ship_date"].isna().sum()) and ship.nulls > 0
+    assert ship.min[:10] == str(pd.to_datetime(orders["ship_date"]).min().date())
+    fee = profile.column("order_total")
+    assert fee.min == pytest.approx(orders["order_total"].min())
+    assert fee.mean == pytest.approx(orders["order_total"].mean())
+    assert sum(b.count for b in fee.histogram) == orders["order_total"].notna().sum()
+    channel = profile.column("channel")
+    counts = orders["channel"].value_counts()
+    assert channel.top_values[0].value == counts.index[0] and channel.top_values[0].count == counts.iloc[0]
+    months = profile.column("order_date").by_month
+    assert months[0].period == pd.to_datetime(orders["order_date"]).min().strftime("%Y-%m")
+    assert sum(m.count for m in months) == len(orders)
+    assert profile.column("order_id").top_values == []  # a unique key has no "most common" value
+
+
+def test_samples_are_small_and_profiles_refuse_missing_files(retail, retail_spec) -> None:
+    spec, files, _, _ = retail
+    samples = sample_tables(spec, files.parquet, rows=5)
+    assert {name: len(frame) for name, frame in samples.items()} == {t.name: 5 for t in spec.tables}
+    with pytest.raises(InputError, match="no Parquet file for table"):
+        profile_tables(spec, {"orders": files.parquet["orders"]})
+    with pytest.raises(InputError, match="between 1 and 1,000"):
+        sample_tables(spec, files.parquet, rows=0)
