@@ -5,8 +5,6 @@ Every challenge runs as a subflow with automatic approval; a summary table artif
 challenge, its domain, schema score, quality verdict and package link.
 """
 
-from __future__ import annotations
-
 import tempfile
 import threading
 from pathlib import Path

@@ -5,8 +5,6 @@ person answers (``manual``) or the phase's checks do (``auto``). A rejected run 
 ``Rejected`` state that carries the reason.
 """
 
-from __future__ import annotations
-
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,18 +18,20 @@ from prefect.states import Cancelled
 
 from flows.events import emit
 from flows.gates import GATES, GateInput, decide
-from flows.review import publish_preview, publish_problem, publish_schema
+from flows.review import publish_preview, publish_problem, publish_quality, publish_schema
 from schemas.errors import ChecksFailed, GateRejected, InputError, SpecError
 from schemas.results import ChallengeResult
 from schemas.serialize import spec_from_data, spec_to_data, spec_to_yaml
 from schemas.spec import ChallengeSpec
 from tasks.designer_offline import apply_feedback
+from tasks.engine.planner import spec_fingerprint
 from tasks.phases import (
     answers_task,
     design_task,
     generate_task,
     messiness_task,
     package_task,
+    persisted,
     preview_task,
     quality_task,
     reports_task,
@@ -131,7 +131,7 @@ def challenge_flow(
     seed: int | None = None,
     variant: int = 0,
     locale: str | None = None,
-    approval: Approval = "auto",
+    approval: Literal["auto", "manual"] = "auto",
     storage: str | None = None,
     output_dir: str | None = None,
 ) -> ChallengeResult:
@@ -176,7 +176,7 @@ def _run_phases(brief, domain, rows, seed, variant, locale, approval, storage, s
         if edited is not None:
             spec, matches, notes, designer = edited, [], ["spec edited by the reviewer"], "reviewer"
         else:
-            design = design_task(
+            design = persisted(design_task, settings)(
                 brief,
                 domain=domain,
                 rows=rows,
@@ -199,7 +199,7 @@ def _run_phases(brief, domain, rows, seed, variant, locale, approval, storage, s
     # --- Phase 2: schema and its validation ---------------------------------------------------
     def schema(feedback: str | None, attempt: int, edited: ChallengeSpec | None) -> PhaseOutput:
         current, _ = revised(edited or spec, feedback)
-        validation = validate_schema_task(current)
+        validation = persisted(validate_schema_task, settings)(current)
         publish_schema(current, validation)
         reason = "; ".join(
             validation.problems + [f"{q.question_id}: {q.error}" for q in validation.questions if not q.answerable]
@@ -217,7 +217,7 @@ def _run_phases(brief, domain, rows, seed, variant, locale, approval, storage, s
             # a regeneration without edits draws a fresh sample
             profile = current.challenge.model_copy(update={"seed": current.challenge.seed + attempt})
             current = current.model_copy(update={"challenge": profile})
-        tables, check = preview_task(current, settings.preview_rows)
+        tables, check = persisted(preview_task, settings)(current, settings.preview_rows)
         publish_preview(current, tables, check)
         reason = "; ".join(
             check.problems + [f"{q.question_id}: {q.error}" for q in check.questions if not q.answerable]
@@ -228,19 +228,21 @@ def _run_phases(brief, domain, rows, seed, variant, locale, approval, storage, s
     emit("phase-done", phase=3, name="preview")
 
     # --- Phase 4: full generation, quality, answers, reports ---------------------------------
-    work_dir = settings.output_dir / "runs" / f"{spec.challenge.id}-{run_name}"
+    # keyed by the spec, not the run: starting a crashed run again reuses its finished chunks
+    work_dir = settings.output_dir / "runs" / f"{spec.challenge.id}-{spec_fingerprint(spec)[:10]}"
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "challenge.yaml").write_text(spec_to_yaml(spec))
-    files = generate_task(spec, work_dir, settings)
-    files = messiness_task(spec, files, work_dir)
-    quality = quality_task(spec, files, work_dir)
+    files = generate_task(spec, work_dir, settings)  # resumes by itself from finished chunks
+    files = persisted(messiness_task, settings)(spec, files, work_dir)
+    quality = persisted(quality_task, settings)(spec, files, work_dir)
+    publish_quality(quality.report)
     if approval == "auto" and quality.report.verdict != "pass":
         raise ChecksFailed(
             f"quality found {quality.report.unplanned_defects} unplanned defect(s); see the quality artifact "
             "or run `datafactory validate` on the work folder"
         )
-    answers = answers_task(spec, files, settings)
-    reports = reports_task(spec, files, answers, quality.report, work_dir)
+    answers = persisted(answers_task, settings)(spec, files, settings)
+    reports = persisted(reports_task, settings)(spec, files, answers, quality.report, work_dir)
     emit("phase-done", phase=4, name="data, quality, answers, reports", rows=files.row_counts)
 
     # --- Phase 5: package and storage ----------------------------------------------------------

@@ -129,3 +129,26 @@ def publish_preview(spec: ChallengeSpec, tables: dict, check: PreviewCheck) -> N
             key=key[:100], table=frame.head(30).astype(str).to_dict(orient="records"), description=f"Preview of {name}"
         )
     publish_spec(spec, 3)
+
+
+def publish_quality(report) -> None:
+    """The 8 categories and every unplanned defect, for the person who reads the run."""
+    from tasks.quality import render_report_table
+
+    create_markdown_artifact(
+        key="quality-report",
+        markdown=f"# Quality: {report.verdict.upper()}\n\n```\n{render_report_table(report)}\n```",
+        description=f"8 quality categories: {report.verdict}, {report.unplanned_defects} unplanned defect(s)",
+    )
+    rows = [
+        {
+            "category": c.category,
+            "passed": c.passed,
+            "score": c.score,
+            "checks": c.evaluated,
+            "failed": c.failed,
+            "planted": len(c.planted),
+        }
+        for c in report.categories
+    ]
+    create_table_artifact(key="quality-categories", table=rows, description="Quality by category")

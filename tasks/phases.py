@@ -7,14 +7,18 @@ each step a task with a readable name, and retries where storage is touched.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
-from prefect import task
+from prefect import Task, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 
 from schemas.quality import QualityReport
 from schemas.results import AnswerKey, PreviewCheck, SchemaValidation
@@ -22,7 +26,42 @@ from schemas.spec import ChallengeSpec
 from tasks.engine.output import DatasetFiles, generate_to_files
 from tasks.preview import make_preview
 from tasks.schema_check import validate_schema
-from tasks.settings import Settings
+from tasks.settings import PROJECT_ROOT, Settings
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the project's code and blueprints: a cached phase result never outlives a code change."""
+    digest = hashlib.sha256()
+    for folder, pattern in (
+        ("schemas", "*.py"),
+        ("tasks", "**/*.py"),
+        ("tasks", "prompts/*.md"),
+        ("domains", "*.yaml"),
+    ):
+        for path in sorted((PROJECT_ROOT / folder).glob(pattern)):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class CodeVersion(CachePolicy):
+    def compute_key(self, task_ctx: Any, inputs: Any, flow_parameters: Any, **kwargs: Any) -> str:
+        return code_version()
+
+
+# Phase results are persisted and keyed by their inputs (and the code), so a crashed, retried or
+# suspended-then-resumed run picks up approved phases instead of redoing them.
+PHASE_CACHE = INPUTS + TASK_SOURCE + CodeVersion()
+
+
+def persisted(phase: Task, settings: Settings) -> Task:
+    """``phase`` with its results stored under the output folder (a Path: a string is a block name)."""
+    return phase.with_options(
+        cache_policy=PHASE_CACHE,
+        persist_result=True,
+        result_storage=Path(settings.output_dir).resolve() / "prefect-results",
+    )
 
 
 @task(name="design-challenge", task_run_name="design-challenge-attempt-{attempt}")
@@ -70,7 +109,16 @@ def generate_task(spec: ChallengeSpec, work_dir: Path, settings: Settings) -> Da
         emit("table-generated", table=table, rows=rows, done=len(done), total=total)
 
     # resume=True: a crashed or retried run keeps its finished chunks and builds only the rest
-    files = generate_to_files(spec, work_dir, progress=progress, chunk_rows=settings.chunk_rows, resume=True)
+    from tasks.scaleout import mapper_from_settings
+
+    files = generate_to_files(
+        spec,
+        work_dir,
+        progress=progress,
+        chunk_rows=settings.chunk_rows,
+        map_fn=mapper_from_settings(settings),
+        resume=True,
+    )
     update_progress_artifact(artifact_id, 100.0, description="all tables generated")
     return files
 

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     max_attempts: int = Field(3, ge=1, description="regenerations allowed per gate")
     preview_rows: int = Field(20, ge=10, le=30)
     chunk_rows: int = Field(500_000, ge=1_000, description="rows per generated Parquet part")
+    dask_address: str | None = Field(None, description="Dask scheduler for generation chunks, e.g. tcp://host:8786")
+    dask_workers: int = Field(0, ge=0, description="start a local Dask cluster of this many processes (0 = off)")
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1")
     llm_model: str = "gpt-4o-mini"
     llm_api_key: str | None = Field(None, description="falls back to OPENAI_API_KEY")

@@ -178,3 +178,35 @@ def test_bad_input_fails_clearly_and_leaves_no_package(tmp_path: Path, params: d
     with pytest.raises(InputError, match=message):
         challenge_flow(**params, approval="auto", output_dir=str(tmp_path))
     assert not list(tmp_path.rglob("*.zip"))
+
+
+def _task_states(run_id: str) -> dict[str, str]:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(run_id)])))
+    return {r.name: r.state.name for r in runs if r.state}
+
+
+def test_a_run_started_again_takes_finished_phases_from_the_cache(tmp_path: Path) -> None:
+    """Crash resume: phase results are persisted by their inputs, so starting again redoes no approved work."""
+    ids: list[str] = []
+
+    def remember(event: str, data: dict) -> None:
+        if event == "run-started":
+            ids.append(data["run_id"])
+
+    listen(remember)
+    try:
+        first = challenge_flow(brief=BRIEF, rows=300, seed=21, approval="auto", output_dir=str(tmp_path))
+        second = challenge_flow(brief=BRIEF, rows=300, seed=21, approval="auto", output_dir=str(tmp_path))
+    finally:
+        forget(remember)
+    states = _task_states(ids[1])
+    cached = {name.rsplit("-", 1)[0] if name[-1].isdigit() else name: state for name, state in states.items()}
+    assert states, "the second run recorded no task runs"
+    for phase in ("design-challenge-attempt", "validate-schema", "preview", "check-quality", "answer-questions"):
+        assert any(n.startswith(phase) and s == "Cached" for n, s in states.items()), (phase, cached)
+    with zipfile.ZipFile(first.package) as a, zipfile.ZipFile(second.package) as b:
+        for name in [n for n in a.namelist() if n.endswith(".csv")]:
+            assert a.read(name) == b.read(name), name

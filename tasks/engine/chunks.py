@@ -164,7 +164,7 @@ class _BackgroundWriter:
     unless the runner knows they run here (``ChunkJob.defer_writes``).
     """
 
-    MAX_PENDING = 2
+    MAX_PENDING = 1
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

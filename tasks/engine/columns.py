@@ -9,6 +9,7 @@ other columns are built or on how the table is cut into chunks.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ from schemas.spec import (
 from tasks.engine.evaluate import evaluate
 from tasks.engine.fakerpool import faker_values
 from tasks.engine.seed import BlockRng, derive_seed, rng_for
+from tasks.engine.types import as_dates
 
 if TYPE_CHECKING:
     from tasks.engine.planner import TablePlan
@@ -89,7 +91,7 @@ class BuildContext:
             self.spec,
             self.table,
             self.rows[mask],
-            {k: v[mask].reset_index(drop=True) for k, v in self.columns.items()},
+            MaskedColumns(self.columns, mask),
             self.parents,
             {k: v[mask] for k, v in self.positions.items()},
             self.foreign_keys,
@@ -103,6 +105,40 @@ class BuildContext:
     def window(self) -> tuple[dt.date, dt.date]:
         window = self.spec.challenge.time_window
         return window.start, window.end
+
+
+class MaskedColumns(MutableMapping):
+    """The rows of ``mask`` of another context's columns, cut only when a builder reads a column.
+
+    A conditional case reads one or two columns; cutting every column of the table per case was
+    most of the cost of a conditional column.
+    """
+
+    def __init__(self, source: Mapping[str, pd.Series], mask: np.ndarray) -> None:
+        self._source, self._mask, self._own = source, mask, {}
+
+    def __getitem__(self, key: str) -> pd.Series:
+        if key not in self._own:
+            if key not in self._source:
+                raise KeyError(key)
+            self._own[key] = self._source[key][self._mask].reset_index(drop=True)
+        return self._own[key]
+
+    def __setitem__(self, key: str, value: pd.Series) -> None:
+        self._own[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("columns of a subset are not removed")
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._own or key in self._source
+
+    def __iter__(self):
+        yield from self._own
+        yield from (k for k in self._source if k not in self._own)
+
+    def __len__(self) -> int:
+        return len(set(self._own) | set(self._source))
 
 
 def build_column(ctx: BuildContext, column: ColumnSpec, gen: Any = None) -> pd.Series:
@@ -204,7 +240,13 @@ def categorical_series(values: np.ndarray, index: np.ndarray, column: ColumnSpec
         if len(unique) == len(values):  # keep the author's order for the categories
             return pd.Series(pd.Categorical.from_codes(index, categories=pd.Index(values, dtype=object)))
         return pd.Series(pd.Categorical.from_codes(inverse[index], categories=pd.Index(unique, dtype=object)))
-    return pd.Series(values[index], dtype=object if column.type not in ("int", "float", "decimal") else None)
+    if column.type in ("int", "float", "decimal"):
+        try:  # the few values made numeric once (as ``coerce`` would make every row), then taken per row
+            numbers = pd.to_numeric(pd.Series(values, dtype=object)).to_numpy()
+        except (ValueError, TypeError):
+            return pd.Series(values[index])
+        return pd.Series(numbers[index])
+    return pd.Series(values[index], dtype=object)
 
 
 def sample_numeric(gen: NumericGenerator, n: int, rng) -> np.ndarray:
@@ -277,7 +319,7 @@ def _date(ctx: BuildContext, column: ColumnSpec, gen: DateGenerator) -> pd.Serie
     u = rng.random(ctx.n)
     floor = None
     if gen.after and not _drawn_from_date(ctx, column.name):
-        floor = pd.to_datetime(date_reference(ctx, gen.after)).reset_index(drop=True)
+        floor = as_dates(date_reference(ctx, gen.after)).reset_index(drop=True)
         first = ((floor.dt.normalize() - pd.Timestamp(start)).dt.days).to_numpy(dtype=float, na_value=0.0)
         first = np.clip(first, 0, len(days)).astype(np.int64)
         low = np.where(first > 0, cdf[np.maximum(first - 1, 0)], 0.0)
@@ -300,11 +342,14 @@ def _drawn_from_date(ctx: BuildContext, column: str) -> bool:
 
 
 def _date_offset(ctx: BuildContext, column: ColumnSpec, gen: DateOffsetGenerator) -> pd.Series:
-    base = pd.to_datetime(date_reference(ctx, gen.from_column)).reset_index(drop=True)
+    base = as_dates(date_reference(ctx, gen.from_column)).reset_index(drop=True)
     offset = sample_numeric(gen.offset, ctx.n, ctx.rng(column.name, "offset"))
     if column.type == "date":
         unit_days = {"days": 1.0, "hours": 1 / 24, "minutes": 1 / 1440}[gen.unit]
-        return base.dt.normalize() + pd.to_timedelta(np.round(offset * unit_days), unit="D")
+        # whole days in numpy (midnight of the base plus n days); NaT bases stay NaT
+        day = base.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+        shifted = day + np.round(offset * unit_days).astype(np.int64).astype("timedelta64[D]")
+        return pd.Series(shifted.astype("datetime64[ns]"))
     return base + pd.to_timedelta(offset, unit={"days": "D", "hours": "h", "minutes": "min"}[gen.unit])
 
 
@@ -324,7 +369,6 @@ def lookup(ctx: BuildContext, gen: LookupGenerator) -> pd.Series:
 
 def _conditional(ctx: BuildContext, column: ColumnSpec, gen: ConditionalGenerator) -> pd.Series:
     codes, labels = _text_codes(ctx.columns[gen.on])
-    out = pd.Series([None] * ctx.n, dtype=object)
     matched = np.zeros(ctx.n, dtype=bool)
     parts: list[tuple[np.ndarray, pd.Series]] = []
     for key, case in gen.cases.items():
@@ -346,6 +390,7 @@ def _conditional(ctx: BuildContext, column: ColumnSpec, gen: ConditionalGenerato
         for mask, values in parts:
             stamps[mask] = values.to_numpy(dtype="datetime64[ns]")
         return pd.Series(stamps)
+    out = pd.Series(np.full(ctx.n, None, dtype=object), dtype=object)
     for mask, values in parts:
         out[mask] = values.to_numpy(dtype=object)
     if column.type in ("string", "category") and ctx.n:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from schemas.errors import ExpressionError
 from schemas.expressions import parse_expression
+from tasks.engine.types import as_dates
 
 _BINARY = {
     ast.Add: operator.add,
@@ -61,11 +62,15 @@ def evaluate(text: str, columns: Mapping[str, pd.Series], length: int) -> pd.Ser
 
 
 def _as_series(value: Any, length: int) -> pd.Series:
-    return value if isinstance(value, pd.Series) else pd.Series([value] * length)
+    if isinstance(value, pd.Series):
+        return value
+    if isinstance(value, str):  # a text constant: one object column without a Python list of n items
+        return pd.Series(np.full(length, value, dtype=object), dtype=object)
+    return pd.Series([value] * length)
 
 
 def _dates(value: Any, length: int) -> pd.Series:
-    return pd.to_datetime(_as_series(value, length))
+    return as_dates(_as_series(value, length))
 
 
 def _eval(node: ast.AST, cols: Mapping[str, pd.Series], n: int) -> Any:  # noqa: C901
@@ -206,9 +211,9 @@ def _call(name: str, args: list[Any], n: int) -> Any:  # noqa: C901
         case "add_days":
             return _dates(args[0], n) + pd.to_timedelta(_as_series(args[1], n), unit="D")
         case "lower":
-            return _as_series(args[0], n).astype(str).str.lower()
+            return _per_value(_as_series(args[0], n), lambda t: t.str.lower())
         case "upper":
-            return _as_series(args[0], n).astype(str).str.upper()
+            return _per_value(_as_series(args[0], n), lambda t: t.str.upper())
         case "concat":
             out = _as_series(args[0], n).astype(str)
             for other in args[1:]:
@@ -220,13 +225,31 @@ def _call(name: str, args: list[Any], n: int) -> Any:  # noqa: C901
                 value = value.astype("Int64")
             return value.astype(str)
         case "zfill":
-            return _as_series(args[0], n).astype(str).str.zfill(int(args[1]))
+            width = int(args[1])
+            return _per_value(_as_series(args[0], n), lambda t: t.str.zfill(width))
         case "slug":
-            text = _as_series(args[0], n).astype(str).str.lower()
-            return (
-                text.str.normalize("NFKD")
-                .str.encode("ascii", "ignore")
-                .str.decode("ascii")
-                .str.replace(r"[^a-z0-9]+", "", regex=True)
-            )
+            return _per_value(_as_series(args[0], n), _slug)
     raise ExpressionError(f"function {name!r} is not implemented")
+
+
+def _slug(text: pd.Series) -> pd.Series:
+    return (
+        text.str.lower()
+        .str.normalize("NFKD")
+        .str.encode("ascii", "ignore")
+        .str.decode("ascii")
+        .str.replace(r"[^a-z0-9]+", "", regex=True)
+    )
+
+
+def _per_value(values: pd.Series, fn) -> pd.Series:
+    """``fn`` over ``values.astype(str)``; for a Categorical, over its few categories, then taken per row.
+
+    Same result as applying ``fn`` to every row (an empty cell is the text 'nan', as ``astype(str)`` makes it).
+    """
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return fn(values.astype(str))
+    labels = pd.Series([*values.cat.categories.astype(str), str(np.nan)], dtype=object)
+    mapped = fn(labels).to_numpy(dtype=object)
+    codes = values.cat.codes.to_numpy()
+    return pd.Series(mapped[np.where(codes < 0, len(labels) - 1, codes)], dtype=object)

@@ -8,6 +8,7 @@ and tests); ``tasks.engine.output.generate_to_files`` writes Parquet and CSV par
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,10 +33,8 @@ DEFAULT_CHUNK_ROWS = 500_000
 
 
 def _quiet_flush(sink: Sink) -> None:
-    try:
+    with contextlib.suppress(Exception):  # the error being raised already says what went wrong
         sink.flush()
-    except Exception:  # noqa: BLE001, S110 - the error being raised already says what went wrong
-        pass
 
 
 def plain_map(fn: Callable[[Any], Any], items: list) -> list:

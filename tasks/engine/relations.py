@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from schemas.errors import GenerationError
 from schemas.spec import ChallengeSpec, ForeignKeyGenerator, SequenceGenerator, TableSpec
 from tasks.engine.columns import BuildContext, sequence_values
 from tasks.engine.evaluate import evaluate
-from tasks.engine.seed import pick_weighted, rng_for
+from tasks.engine.seed import pick_weighted, rng_for, search
+from tasks.engine.types import as_dates
 
 # rollup sums are kept as integers of 1e-6 units: exact, associative, so chunk order cannot change them
 FIXED_POINT = 1_000_000
@@ -31,10 +33,20 @@ class Retained:
     n: int
     columns: dict[str, np.ndarray | pd.Categorical] = field(default_factory=dict)
     sequences: dict[str, SequenceGenerator] = field(default_factory=dict)
+    # patterned keys ('ORD-0000042') of all n rows, formatted once and taken by position for each child chunk
+    formatted: dict[str, pa.Array] = field(default_factory=dict, repr=False, compare=False)
 
     def values(self, column: str, positions: np.ndarray) -> pd.Series:
         if column in self.sequences:
-            return sequence_values(self.sequences[column], positions)
+            gen = self.sequences[column]
+            if gen.pattern is None:
+                return sequence_values(gen, positions)
+            if column not in self.formatted:
+                self.formatted[column] = pa.chunked_array(
+                    sequence_values(gen, np.arange(self.n, dtype=np.int64)).array._pa_array  # noqa: SLF001
+                ).combine_chunks()
+            taken = self.formatted[column].take(pa.array(np.asarray(positions, dtype=np.int64)))
+            return pd.Series(pd.arrays.ArrowExtensionArray(taken))
         data = self.columns.get(column)
         if data is None:
             raise GenerationError(f"column '{column}' of the parent was not kept for its children (engine bug)")
@@ -209,8 +221,8 @@ def draw_foreign_key(ctx: BuildContext, name: str) -> pd.Series:
 
 def _index_by_date(ctx: BuildContext, setup: ForeignKeySetup) -> np.ndarray:
     """Only parents whose date is on or before the row's date (a customer who had signed up)."""
-    dates = pd.to_datetime(ctx.columns[setup.date_column]).to_numpy(dtype="datetime64[ns]")
-    eligible = np.searchsorted(setup.sorted_dates, dates, side="right")
+    dates = as_dates(ctx.columns[setup.date_column]).to_numpy(dtype="datetime64[ns]")
+    eligible = search(setup.sorted_dates, dates, side="right")
     too_early = eligible == 0
     if too_early.any():
         # the row's date precedes every parent: it moves to the first parent's date
@@ -220,7 +232,7 @@ def _index_by_date(ctx: BuildContext, setup: ForeignKeySetup) -> np.ndarray:
         ctx.columns[setup.date_column] = pd.Series(fixed).astype(ctx.columns[setup.date_column].dtype)
     u = ctx.rng(setup.column, "fk-by-date").random(ctx.n)
     reach = setup.sorted_weights[eligible - 1]
-    picked = np.searchsorted(setup.sorted_weights, u * reach, side="right")
+    picked = search(setup.sorted_weights, u * reach, side="right")
     return setup.by_date[np.minimum(picked, eligible - 1)]
 
 

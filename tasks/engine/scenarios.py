@@ -22,6 +22,7 @@ import pandas as pd
 
 from schemas.spec import CategoricalGenerator, ChallengeSpec, ColumnSpec, ScenarioSpec
 from tasks.engine.evaluate import evaluate
+from tasks.engine.types import as_dates
 
 
 def scenario_mask(
@@ -30,7 +31,7 @@ def scenario_mask(
     cond = scenario.condition
     mask = np.ones(n, dtype=bool)
     if window and cond.date_column:
-        dates = pd.to_datetime(columns[cond.date_column]).reset_index(drop=True)
+        dates = as_dates(columns[cond.date_column]).reset_index(drop=True)
         if cond.start:
             mask &= (dates >= pd.Timestamp(cond.start)).to_numpy()
         if cond.end:
@@ -122,7 +123,7 @@ def scenario_stats(scenario: ScenarioSpec, columns: dict[str, pd.Series], n: int
             "rest_out": float((~seg & ~window).sum()),
         }
         if cond.date_column and n:
-            days = pd.to_datetime(columns[cond.date_column]).dropna()
+            days = as_dates(columns[cond.date_column]).dropna()
             if len(days):
                 counts["first_day"] = float(days.min().value // 86_400_000_000_000)
                 counts["last_day"] = float(days.max().value // 86_400_000_000_000)
@@ -137,7 +138,7 @@ def scenario_stats(scenario: ScenarioSpec, columns: dict[str, pd.Series], n: int
         }
     else:
         top = max(effect.multipliers, key=lambda k: effect.multipliers[k])
-        hit = (columns[effect.column].astype(str).reset_index(drop=True) == top).to_numpy()
+        hit = _text_equals(columns[effect.column].reset_index(drop=True), top)
         counts |= {
             "top_in": float((hit & mask).sum()),
             "other_in": float((~hit & mask).sum()),
@@ -145,6 +146,15 @@ def scenario_stats(scenario: ScenarioSpec, columns: dict[str, pd.Series], n: int
             "other_out": float((~hit & ~mask).sum()),
         }
     return ScenarioStats(counts)
+
+
+def _text_equals(values: pd.Series, text: str) -> np.ndarray:
+    """``values.astype(str) == text`` per row; a Categorical compares its categories once."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        labels = np.asarray([*values.cat.categories.astype(str), str(np.nan)], dtype=object)
+        codes = values.cat.codes.to_numpy()
+        return (labels == text)[np.where(codes < 0, len(labels) - 1, codes)]
+    return (values.astype(str) == text).to_numpy()
 
 
 def _ratio(a: float, b: float) -> float | None:

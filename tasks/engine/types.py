@@ -24,6 +24,16 @@ ARROW_TYPES = {
 }
 
 
+def as_dates(values) -> pd.Series:
+    """``pd.to_datetime(values)``, skipped when ``values`` already is a Series of naive datetimes.
+
+    (pandas scans a sample of the rows as Python objects on every call, even on datetime columns.)
+    """
+    if isinstance(values, pd.Series) and isinstance(values.dtype, np.dtype) and values.dtype.kind == "M":
+        return values
+    return pd.to_datetime(values)
+
+
 def arrow_schema(table: TableSpec) -> pa.Schema:
     return pa.schema([pa.field(c.name, ARROW_TYPES[c.type]) for c in table.columns])
 
