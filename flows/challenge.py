@@ -6,7 +6,9 @@ person answers (``manual``) or the phase's checks do (``auto``). A rejected run 
 """
 
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,13 +31,16 @@ from tasks.phases import (
     answers_task,
     design_task,
     generate_task,
+    learn_sample_task,
     messiness_task,
     package_task,
     persisted,
     preview_task,
     quality_task,
     reports_task,
+    sample_preview_task,
     store_task,
+    synthesize_task,
     validate_schema_task,
 )
 from tasks.settings import Settings
@@ -52,6 +57,35 @@ class PhaseOutput:
 
 
 Produce = Callable[[str | None, int, ChallengeSpec | None], PhaseOutput]
+
+
+@contextmanager
+def step(name: str) -> Iterator[None]:
+    """Time a step of phases 4-5 for the benchmark and the CLI."""
+    start = time.perf_counter()
+    yield
+    emit("step-done", step=name, seconds=round(time.perf_counter() - start, 3))
+
+
+def check_sample_dir(sample_dir: str) -> None:
+    if not Path(sample_dir).is_dir():
+        raise InputError(f"sample folder '{sample_dir}' does not exist; give a folder of CSV files (one per table)")
+    try:
+        import sdv  # noqa: F401
+    except ImportError:
+        raise InputError("learning from a sample needs the sdv extra: pip install -e '.[sdv]'") from None
+
+
+def blocking_defects(report, *, sample_mode: bool) -> bool:
+    """Unplanned defects that stop an automatic run.
+
+    In sample mode the spec's distributions and coverage are estimates learned from the sample,
+    so those two categories inform (they are in the report and the PDF) but do not block.
+    """
+    informative = {"distribution", "coverage"} if sample_mode else set()
+    return any(not c.passed for c in report.categories if c.category not in informative) or (
+        not sample_mode and report.verdict != "pass"
+    )
 
 
 def check_inputs(brief: str, rows: int, variant: int) -> None:
@@ -134,6 +168,7 @@ def challenge_flow(
     approval: Literal["auto", "manual"] = "auto",
     storage: str | None = None,
     output_dir: str | None = None,
+    sample_dir: str | None = None,
 ) -> ChallengeResult:
     """Make a complete data-analytics challenge from a business brief.
 
@@ -147,6 +182,8 @@ def challenge_flow(
         approval: manual waits for a person at each gate; auto approves when the checks pass.
         storage: where packages go: a folder, or s3://bucket/prefix; default <output_dir>/packages.
         output_dir: work files and local packages; default ./datafactory-output.
+        sample_dir: learn-from-sample mode (needs the sdv extra): a folder of CSVs with real data that
+            must not be published; the synthetic data mimics it instead of following a blueprint.
     """
     settings = Settings(**({"output_dir": Path(output_dir)} if output_dir else {}))
     check_inputs(brief, rows, variant)
@@ -160,21 +197,35 @@ def challenge_flow(
     run_name = run_id[:8]
     emit("run-started", run_id=run_id, seed=seed)
     try:
-        return _run_phases(brief, domain, rows, seed, variant, locale, approval, storage, settings, run_name)
+        return _run_phases(
+            brief, domain, rows, seed, variant, locale, approval, storage, settings, run_name, sample_dir
+        )
     except GateRejected as exc:
         emit("rejected", reason=str(exc))
         result = ChallengeResult(status="rejected", reason=str(exc))
         return Cancelled(name="Rejected", message=str(exc), data=result)
 
 
-def _run_phases(brief, domain, rows, seed, variant, locale, approval, storage, settings, run_name) -> ChallengeResult:
+def _run_phases(  # noqa: C901 - reads as the list of phases
+    brief, domain, rows, seed, variant, locale, approval, storage, settings, run_name, sample_dir=None
+) -> ChallengeResult:
     suspend = bool(deployment.id) and flow_run.get_parent_flow_run_id() is None
+    if sample_dir:
+        check_sample_dir(sample_dir)
+    learned = (
+        learn_sample_task(sample_dir, brief, domain=domain, rows=rows, seed=seed, settings=settings)
+        if sample_dir
+        else None
+    )
     # --- Phase 1: research and problem statement -------------------------------------------
     shown: list[ChallengeSpec] = []  # the spec the reviewer last saw, so feedback revises it
 
     def problem(feedback: str | None, attempt: int, edited: ChallengeSpec | None) -> PhaseOutput:
         if edited is not None:
             spec, matches, notes, designer = edited, [], ["spec edited by the reviewer"], "reviewer"
+        elif learned is not None:
+            spec, _ = revised(learned.spec, feedback)
+            matches, notes, designer = [], list(learned.notes), "learned from sample"
         else:
             design = persisted(design_task, settings)(
                 brief,
@@ -217,7 +268,10 @@ def _run_phases(brief, domain, rows, seed, variant, locale, approval, storage, s
             # a regeneration without edits draws a fresh sample
             profile = current.challenge.model_copy(update={"seed": current.challenge.seed + attempt})
             current = current.model_copy(update={"challenge": profile})
-        tables, check = persisted(preview_task, settings)(current, settings.preview_rows)
+        if learned is not None:
+            tables, check = sample_preview_task(learned, current, settings.preview_rows)
+        else:
+            tables, check = persisted(preview_task, settings)(current, settings.preview_rows)
         publish_preview(current, tables, check)
         reason = "; ".join(
             check.problems + [f"{q.question_id}: {q.error}" for q in check.questions if not q.answerable]
@@ -232,22 +286,35 @@ def _run_phases(brief, domain, rows, seed, variant, locale, approval, storage, s
     work_dir = settings.output_dir / "runs" / f"{spec.challenge.id}-{spec_fingerprint(spec)[:10]}"
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "challenge.yaml").write_text(spec_to_yaml(spec))
-    files = generate_task(spec, work_dir, settings)  # resumes by itself from finished chunks
-    files = persisted(messiness_task, settings)(spec, files, work_dir)
-    quality = persisted(quality_task, settings)(spec, files, work_dir)
-    publish_quality(quality.report)
-    if approval == "auto" and quality.report.verdict != "pass":
+    sdv_scores = None
+    with step("generate"):
+        if learned is not None:
+            files, sdv_scores = synthesize_task(learned, spec, work_dir)
+        else:
+            files = generate_task(spec, work_dir, settings)  # resumes by itself from finished chunks
+    with step("messiness"):
+        files = persisted(messiness_task, settings)(spec, files, work_dir)
+    with step("quality"):
+        quality = persisted(quality_task, settings)(spec, files, work_dir)
+        if sdv_scores is not None:
+            quality.report = quality.report.model_copy(update={"sdv": sdv_scores})
+        publish_quality(quality.report)
+    if approval == "auto" and blocking_defects(quality.report, sample_mode=learned is not None):
         raise ChecksFailed(
-            f"quality found {quality.report.unplanned_defects} unplanned defect(s); see the quality artifact "
-            "or run `datafactory validate` on the work folder"
+            f"quality found {quality.report.unplanned_defects} unplanned defect(s); see the 'quality-report' "
+            f"artifact, or run `datafactory validate {work_dir}`"
         )
-    answers = persisted(answers_task, settings)(spec, files, settings)
-    reports = persisted(reports_task, settings)(spec, files, answers, quality.report, work_dir)
+    with step("answers"):
+        answers = persisted(answers_task, settings)(spec, files, settings)
+    with step("reports"):
+        reports = persisted(reports_task, settings)(spec, files, answers, quality.report, work_dir)
     emit("phase-done", phase=4, name="data, quality, answers, reports", rows=files.row_counts)
 
     # --- Phase 5: package and storage ----------------------------------------------------------
-    paths = package_task(spec, files, reports, quality, work_dir)
-    stored = store_task(paths, storage, run_name, settings)
+    with step("package"):
+        paths = package_task(spec, files, reports, quality, work_dir)
+    with step("store"):
+        stored = store_task(paths, storage, run_name, settings)
     create_link_artifact(
         key="package-link",
         link=stored["url"],

@@ -15,14 +15,17 @@ from typing import Any
 
 # Prefect's first start on a fresh machine creates its database; give it time before it gives up.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# the run's logs still reach the API (and the UI); the terminal shows the CLI's own lines instead
+os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from rich.console import Console  # noqa: E402
 
 from schemas.errors import DataFactoryError  # noqa: E402
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -33,8 +36,40 @@ def _fail(message: str, code: int = 2) -> int:
 # --------------------------------------------------------------------------- run
 
 
+def _progress_bar(progress_state: dict, data: dict) -> None:
+    """A bar over the tables of phase 4; rows so far in its description."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = progress_state.get("bar")
+    if bar is None:
+        bar = Progress(
+            TextColumn("generating {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        bar.start()
+        progress_state["bar"] = bar
+        progress_state["bar_task"] = bar.add_task("", total=data["total"])
+    bar.update(
+        progress_state["bar_task"], completed=data["done"], description=f"{data['table']} ({data['rows']:,} rows)"
+    )
+
+
+def _stop_bar(progress_state: dict) -> None:
+    bar = progress_state.pop("bar", None)
+    if bar is not None:
+        bar.stop()
+
+
 def _printer(progress_state: dict) -> Any:
     def on_event(event: str, data: dict) -> None:
+        if event == "table-generated":
+            _progress_bar(progress_state, data)
+            return
+        _stop_bar(progress_state)
         if event == "run-started":
             console.print(f"run id: [bold]{data['run_id']}[/] (seed {data['seed']})")
         elif event == "phase-done":
@@ -58,8 +93,8 @@ def _printer(progress_state: dict) -> Any:
             console.print(
                 f"gate {data['gate']}: {data['decision']}" + (f" ({data['feedback']})" if data["feedback"] else "")
             )
-        elif event == "table-generated":
-            console.print(f"  generated {data['table']}: {data['rows']:,} rows [{data['done']}/{data['total']}]")
+        elif event == "step-done" and data["step"] == "generate":
+            console.print(f"  data generated in {data['seconds']:.1f} s")
         if event == "run-started":
             progress_state["run_id"] = data["run_id"]
 
@@ -84,10 +119,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             approval=args.approval,
             storage=args.storage,
             output_dir=args.out,
+            sample_dir=args.sample,
             return_state=True,
         )
     finally:
         forget(listener)
+        _stop_bar(state)
     if final.name == "Rejected":
         console.print(f"[yellow]run rejected[/]: {final.message}")
         return 1
@@ -249,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--approval", choices=["auto", "manual"], default="auto")
     run.add_argument("--out", help="output folder (default ./datafactory-output)")
     run.add_argument("--storage", help="a folder or s3://bucket/prefix for the packages")
+    run.add_argument("--sample", help="learn from a folder of sample CSVs (real data that must not be published)")
     run.set_defaults(func=cmd_run)
 
     approve = sub.add_parser("approve", help="answer a run that waits at a gate")
@@ -286,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from schemas.sample import SdvScores
 from schemas.spec import _StrictModel
 
 Category = Literal[
@@ -67,6 +68,7 @@ class QualityReport(_StrictModel):
         default_factory=list, description="planted issues present in the data that no check flagged (informative)"
     )
     data_docs: str | None = Field(None, description="index.html of the GX data docs, when built")
+    sdv: SdvScores | None = Field(None, description="learn-from-sample mode: SDV's scores, synthetic vs sample")
 
     def category(self, name: str) -> CategoryResult:
         return next(c for c in self.categories if c.category == name)

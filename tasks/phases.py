@@ -165,7 +165,7 @@ def messiness_task(spec: ChallengeSpec, files: DatasetFiles, work_dir: Path) -> 
 def quality_task(spec: ChallengeSpec, files: DatasetFiles, work_dir: Path) -> QualityOutcome:
     from tasks.quality import run_quality
 
-    docs = work_dir / "instructor" / "data_docs"
+    docs = (work_dir / "instructor" / "data_docs").resolve()
     tables = shipped_tables(spec, files)
     report = run_quality(spec, tables, issue_log=files.issue_log or None, data_docs_dir=docs)
     log = work_dir / "instructor" / "issue_log.csv"
@@ -237,3 +237,53 @@ def store_task(paths, storage_uri: str | None, folder: str, settings: Settings) 
     full = storage.put(paths.full, key)
     learner = storage.put(paths.learner, f"{folder}/{paths.learner.name}")
     return {"full": full, "learner": learner, "url": storage.url(key), "key": key}
+
+
+# --------------------------------------------------------------------------- learn-from-sample mode (sdv extra)
+
+
+@task(name="learn-sample")
+def learn_sample_task(sample_dir: str, brief: str, *, domain, rows, seed, settings: Settings):
+    """Read the author's sample, build a spec from it and the questions it can answer."""
+    from tasks.sample_learning import learn_spec
+    from tasks.sample_questions import questions_for_sample
+
+    learned = learn_spec(Path(sample_dir), brief, domain=domain, rows=rows, seed=seed, settings=settings)
+    questions = questions_for_sample(learned.spec, learned.tables, settings=settings)
+    learned.spec = questions.spec
+    learned.notes += questions.notes + [f"questions: {questions.source}"]
+    return learned
+
+
+@task(name="preview-from-sample")
+def sample_preview_task(learned, spec: ChallengeSpec, rows: int) -> tuple[dict[str, pd.DataFrame], PreviewCheck]:
+    from tasks.preview import check_preview
+    from tasks.sample_synthesis import fit_models, sample_tables
+
+    fitted = fit_models(learned, spec)
+    tables = sample_tables(fitted, learned, spec.model_copy(update={"scale": rows}))
+    return tables, check_preview(spec, tables)
+
+
+@task(name="synthesize-from-sample")
+def synthesize_task(learned, spec: ChallengeSpec, work_dir: Path):
+    """Fit SDV on the sample, sample the full size, and write the tables like the engine does."""
+    from tasks.engine.output import write_csv
+    from tasks.engine.types import to_arrow
+    from tasks.sample_synthesis import synthesize
+
+    result = synthesize(learned, spec, spec.scale, work_dir)
+    files = DatasetFiles({}, {}, {})
+    for table in spec.tables:
+        arrow = to_arrow(result.tables[table.name], table)
+        folder = work_dir / "parquet" / table.name
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / "part-00000.parquet"
+        tmp = target.with_name(".part-00000.parquet.tmp")
+        pq.write_table(arrow, tmp)
+        tmp.replace(target)
+        files.parquet[table.name] = folder
+        (work_dir / "csv").mkdir(parents=True, exist_ok=True)
+        files.csv[table.name] = write_csv(arrow, work_dir / "csv" / f"{table.name}.csv")
+        files.row_counts[table.name] = arrow.num_rows
+    return files, result.scores

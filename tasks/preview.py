@@ -18,24 +18,7 @@ from tasks.sql_sandbox import run_query, sandbox
 def make_preview(spec: ChallengeSpec, rows: int = 20) -> tuple[dict[str, pd.DataFrame], PreviewCheck]:
     """Preview tables of at most ``rows`` rows each, and their checks."""
     tables = generate_dataset(spec, row_cap=rows)
-    problems = integrity_problems(spec, tables) + type_problems(spec, tables)
-    con = sandbox(tables, spec)
-    questions = []
-    for question in spec.questions:
-        try:
-            result = run_query(con, question.sql)
-            questions.append(
-                QuestionCheck(
-                    question_id=question.id,
-                    answerable=True,
-                    rows=len(result),
-                    result_columns=[str(c) for c in result.columns],
-                )
-            )
-        except Exception as exc:  # noqa: BLE001 - the reviewer sees every failing question
-            questions.append(QuestionCheck(question_id=question.id, answerable=False, error=str(exc).splitlines()[0]))
-    counts = {name: len(frame) for name, frame in tables.items()}
-    return tables, PreviewCheck(row_counts=counts, problems=problems, questions=questions)
+    return tables, check_preview(spec, tables)
 
 
 def integrity_problems(spec: ChallengeSpec, tables: dict[str, pd.DataFrame]) -> list[str]:
@@ -69,3 +52,17 @@ def type_problems(spec: ChallengeSpec, tables: dict[str, pd.DataFrame]) -> list[
         except Exception as exc:  # noqa: BLE001 - Arrow names the bad column in its message
             problems.append(f"{table.name}: values do not fit the declared types ({str(exc).splitlines()[0]})")
     return problems
+
+
+def check_preview(spec: ChallengeSpec, tables: dict[str, pd.DataFrame]) -> PreviewCheck:
+    """The preview checks on tables made elsewhere (e.g. sampled from a model learned from a sample)."""
+    problems = integrity_problems(spec, tables) + type_problems(spec, tables)
+    con = sandbox(tables, spec)
+    questions = []
+    for question in spec.questions:
+        try:
+            result = run_query(con, question.sql)
+            questions.append(QuestionCheck(question_id=question.id, answerable=True, rows=len(result)))
+        except Exception as exc:  # noqa: BLE001 - the reviewer sees every failing question
+            questions.append(QuestionCheck(question_id=question.id, answerable=False, error=str(exc).splitlines()[0]))
+    return PreviewCheck(row_counts={n: len(f) for n, f in tables.items()}, problems=problems, questions=questions)

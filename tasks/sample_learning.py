@@ -267,7 +267,10 @@ def sample_metadata(sample_dir: Path, tables: dict[str, pd.DataFrame], notes: li
     Raises:
         SampleError: the shipped metadata does not load, validate, or match the CSVs.
     """
-    from sdv.metadata import Metadata
+    try:
+        from sdv.metadata import Metadata
+    except ImportError:
+        raise SampleError("learning from a sample needs SDV: pip install 'datafactory[sdv]'") from None
 
     shipped = sample_dir / "metadata.json"
     if shipped.exists():

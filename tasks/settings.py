@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_api_key: str | None = Field(None, description="falls back to OPENAI_API_KEY")
     llm_max_repairs: int = Field(2, ge=0)
+
+
+    @field_validator("output_dir")
+    @classmethod
+    def absolute_output_dir(cls, value: Path) -> Path:
+        # artifacts, cached results and GX data docs need a path that means the same from any process
+        return Path(value).expanduser().resolve()
 
 
 def get_settings() -> Settings:

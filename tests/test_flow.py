@@ -210,3 +210,25 @@ def test_a_run_started_again_takes_finished_phases_from_the_cache(tmp_path: Path
     with zipfile.ZipFile(first.package) as a, zipfile.ZipFile(second.package) as b:
         for name in [n for n in a.namelist() if n.endswith(".csv")]:
             assert a.read(name) == b.read(name), name
+
+
+def test_learn_from_sample_runs_phases_3_to_5_on_synthetic_data(tmp_path: Path) -> None:
+    """--sample: the spec comes from the author's CSVs, SDV makes the data, no sample value leaks out."""
+    sample = Path(__file__).parent / "fixtures" / "sample_retail"
+    result = challenge_flow(
+        brief="An online store wants to understand its sales", rows=3_000, seed=8, approval="auto",
+        output_dir=str(tmp_path), sample_dir=str(sample),
+    )
+    assert result.status == "completed"
+    with zipfile.ZipFile(result.package) as zf:
+        names = set(zf.namelist())
+        customers = zf.read("customers.csv").decode()
+    assert {"metadata.json", "challenge.yaml", "customers.csv", "orders.csv"} <= names
+    sample_emails = {line.split(",")[3] for line in (sample / "customers.csv").read_text().splitlines()[1:]}
+    assert not [e for e in sample_emails if e and e in customers], "an identifying value was copied from the sample"
+    assert result.row_counts["orders"] == 3_000
+
+
+def test_missing_sample_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="sample folder .* does not exist"):
+        challenge_flow(brief=BRIEF, approval="auto", output_dir=str(tmp_path), sample_dir=str(tmp_path / "nope"))

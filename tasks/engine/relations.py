@@ -129,7 +129,8 @@ def prepare_foreign_key(
         mask = evaluate(gen.where, cols, parent.n).fillna(False).astype(bool).to_numpy()
         candidates = candidates[mask]
     k = len(candidates)
-    if k == 0:
+    if k == 0 and not driver and n_rows:
+        # a child whose rows follow its parents simply has none (no returned orders -> no returns)
         raise GenerationError(
             f"no rows of '{gen.parent_table}' to point at"
             + (f" where {gen.where}" if gen.where else "")
@@ -175,7 +176,7 @@ def prepare_foreign_key(
 
 
 def _popularity(gen: ForeignKeyGenerator, k: int, rng: np.random.Generator) -> np.ndarray | None:
-    if gen.skew == "uniform":
+    if gen.skew == "uniform" or k == 0:
         return None
     # zipf over a random ranking, so popularity is not tied to the order of the parent ids
     ranks = rng.permutation(k) + 1

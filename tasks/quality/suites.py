@@ -24,6 +24,7 @@ from schemas.spec import (
     ColumnSpec,
     ConditionalGenerator,
     DateGenerator,
+    DerivedGenerator,
     DateOffsetGenerator,
     DateSequenceGenerator,
     ForeignKeyGenerator,
@@ -31,9 +32,10 @@ from schemas.spec import (
     SequenceGenerator,
     TableSpec,
 )
-from tasks.engine.columns import sample_numeric
+from tasks.engine.columns import date_weights, sample_numeric
 from tasks.engine.seed import rng_for
 from tasks.quality.checks import Check, Measured
+from tasks.quality.sqlexpr import Untranslatable, translate
 
 # the DuckDB type family each spec type must have
 FAMILY = {
@@ -58,7 +60,8 @@ SQL_TYPE = {
 }
 Z = 5.0  # tolerances are Z standard errors wide: a clean dataset fails by chance about once in 3.5 million
 REFERENCE_DRAWS = 200_000
-MONTH_MIN_ROWS = 5  # skip the every-month check where a month would expect fewer rows than this
+MONTH_MIN_EXPECTED = 12.0  # a month is checked when it expects this many rows (empty by chance: < 1e-5)
+DERIVED_TOLERANCE = 0.006  # a recomputed value may differ by this much (half a cent and float noise)
 
 
 def type_family(duckdb_type: str) -> str:
@@ -127,6 +130,30 @@ class Schema:
         name = f"{alias}.{q(column)}" if alias else q(column)
         return f"{self.key(table, alias)} || ': {column}=' || coalesce(CAST({name} AS VARCHAR), 'NULL')"
 
+    def text(self, table: str, column: str, alias: str = "") -> str:
+        """The column as the engine's ``str(value)``: what conditional cases and categorical values are matched on.
+
+        Python writes booleans ``True``/``False`` where DuckDB writes ``true``/``false``.
+        """
+        name = f"{alias}.{q(column)}" if alias else q(column)
+        if type_family(self.types[table][column]) == "BOOLEAN":
+            return f"(CASE WHEN {name} THEN 'True' WHEN NOT {name} THEN 'False' END)"
+        return f"CAST({name} AS VARCHAR)"
+
+    def expression(self, table: str, text: str, overrides: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+        """``text`` (the spec's grammar) as SQL over ``table``'s row, or None when SQL cannot match the engine."""
+        spec_table = self.spec.table(table)
+
+        def column(name: str) -> tuple[str, str, bool]:
+            col = spec_table.column(name)
+            if col is None or not self.has(table, name):
+                raise Untranslatable(name)
+            family = FAMILY[col.type] if self.typed(table, name) else "TEXT"
+            kind = {"INTEGER": "num", "FLOAT": "num", "BOOLEAN": "bool", "TEXT": "text"}.get(family, "date")
+            return self.ref(table, name), kind, may_be_null(self.spec, spec_table, col)
+
+        return translate(text, column, overrides)
+
     def join_pair(self, left: tuple[str, str, str], right: tuple[str, str, str]) -> tuple[str, str]:
         """Two key columns made comparable: as they are when their types agree, else both as text."""
         (lt, lc, la), (rt, rc, ra) = left, right
@@ -178,6 +205,13 @@ def _scenario_targets(spec: ChallengeSpec, kinds: tuple[str, ...]) -> dict[tuple
         if column and s.effect.kind in kinds:
             targets.setdefault((s.table, column), []).append(s.effect)
     return targets
+
+
+def _condition_reads(scenario) -> set[str]:
+    from schemas.expressions import expression_names
+
+    cond = scenario.condition
+    return ({cond.date_column} if cond.date_column else set()) | (expression_names(cond.where) if cond.where else set())
 
 
 # --------------------------------------------------------------------------- 1. schema conformity
@@ -258,6 +292,14 @@ def may_be_null(spec: ChallengeSpec, table: TableSpec, column: ColumnSpec, seen:
         return True
     if gen.kind == "rollup" and gen.function not in ("sum", "count"):
         return True
+    if isinstance(gen, DerivedGenerator) and expression_may_be_null(spec, table, gen.expression, seen):
+        return True
+    if gen.kind in ("measure", "group_key") and table.aggregate_of is not None:
+        source = spec.table(table.aggregate_of)
+        empty_group = gen.kind == "measure" and gen.function in ("mean", "min", "max")
+        if gen.expression is not None and (empty_group or gen.kind == "group_key"):
+            return expression_may_be_null(spec, source, gen.expression, seen)
+        return False
     refs = []
     if gen.kind == "lookup":
         refs.append(f"{gen.via}.{gen.column}")
@@ -269,6 +311,26 @@ def may_be_null(spec: ChallengeSpec, table: TableSpec, column: ColumnSpec, seen:
             return True
     for dep in column_dependencies(gen) & set(table.column_names):
         if dep != column.name and may_be_null(spec, table, table.column(dep), seen):
+            return True
+    return False
+
+
+def expression_may_be_null(spec: ChallengeSpec, table: TableSpec, text: str, seen: frozenset = frozenset()) -> bool:
+    """Whether an expression can give an empty value: it says ``None``, takes a log or root, or reads such a column."""
+    import ast
+
+    from schemas.expressions import expression_names, parse_expression
+
+    tree = parse_expression(text)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.value is None:
+            return True
+        if isinstance(node, ast.Name) and node.id == "None":
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("log", "sqrt"):
+            return True
+    for name in expression_names(text) & set(table.column_names):
+        if may_be_null(spec, table, table.column(name), seen):
             return True
     return False
 
@@ -289,9 +351,17 @@ def _null_allowance(schema: Schema, table: TableSpec, column: ColumnSpec) -> str
     terms = []
     if isinstance(gen, ConditionalGenerator) and gen.default is None:
         keys = ", ".join(lit(str(k)) for k in gen.cases)
-        terms.append(f"{q(gen.on)} IS NULL OR CAST({q(gen.on)} AS VARCHAR) NOT IN ({keys})")
+        terms.append(f"{q(gen.on)} IS NULL OR {schema.text(table.name, gen.on)} NOT IN ({keys})")
     if gen.kind == "rollup" and gen.function not in ("sum", "count"):
         return "TRUE"
+    if gen.kind in ("measure", "group_key"):
+        # empty when every source row of the group is empty: decided by the source, not this table
+        return "TRUE" if may_be_null(spec, table, column.model_copy(update={"nullable": 0.0})) else "FALSE"
+    if isinstance(gen, DerivedGenerator) and expression_may_be_null(spec, table, gen.expression):
+        expected = schema.expression(table.name, gen.expression)
+        if expected is None:
+            return None  # the engine's evaluator decides where it is empty: consistency recomputes it
+        return f"({expected[0]}) IS NULL"
     refs = [f"{gen.via}.{gen.column}"] if gen.kind == "lookup" else []
     if isinstance(gen, DateOffsetGenerator):
         refs.append(gen.from_column)
@@ -442,6 +512,32 @@ def numeric_bounds(gen) -> tuple[float | None, float | None] | None:
     return None
 
 
+def stored_decimals(column: ColumnSpec) -> int | None:
+    """Decimals a number column is stored with (``tasks.engine.types.column_to_arrow``); None: not rounded."""
+    if column.type == "int":
+        return 0
+    if column.type == "decimal":
+        decimals = getattr(column.generator, "decimals", None)
+        return 2 if decimals is None else decimals
+    return None
+
+
+def scaled_values(values: list, effects: list, column: ColumnSpec) -> list:
+    """A numeric value set plus every value a scale scenario can turn it into (as stored)."""
+    factors = {1.0}
+    for effect in effects:
+        factors |= {f * effect.factor for f in factors}
+    decimals = stored_decimals(column)
+    out: list = []
+    for value in values:
+        for factor in sorted(factors):
+            x = float(value) * factor
+            x = float(np.round(x, decimals)) if decimals is not None else x
+            if x not in out:
+                out.append(x)
+    return out
+
+
 def pattern_regex(pattern: str) -> str:
     """``CUST-#####`` -> ``^CUST\\-[0-9]{5,}$`` (more digits once the padding overflows)."""
     run = re.search(r"#+", pattern)
@@ -469,11 +565,12 @@ def _validity_checks(schema: Schema) -> list[Check]:  # noqa: C901 - one branch 
             values = allowed_values(gen)
             if values is not None:
                 if column.type in ("int", "float", "decimal"):
+                    values = scaled_values(values, scaled.get((name, column.name), []), column)
                     listed = ", ".join(repr(float(v)) for v in values)
                     bad = f"{col} IS NOT NULL AND CAST({col} AS DOUBLE) NOT IN ({listed})"
                 else:
                     listed = ", ".join(lit(str(v)) for v in values)
-                    bad = f"{col} IS NOT NULL AND CAST({col} AS VARCHAR) NOT IN ({listed})"
+                    bad = f"{col} IS NOT NULL AND {schema.text(name, column.name)} NOT IN ({listed})"
                 shown = ", ".join(map(str, values[:8])) + (" ..." if len(values) > 8 else "")
                 checks.append(
                     Check(
@@ -644,11 +741,85 @@ def _consistency_checks(schema: Schema) -> list[Check]:
     return checks
 
 
+def input_slack(spec: ChallengeSpec, table: TableSpec, column: ColumnSpec, seen: frozenset = frozenset()) -> float:
+    """How far a stored number may be from the value the engine computed with (half its storage step, or 0).
+
+    The engine computes a derived column from its inputs as built; files store decimals rounded (to the
+    generator's ``decimals``, else 2) and ints rounded. An input that the engine already held at its stored
+    precision (rounded numbers, listed values, round() expressions, lookups of such) has no slack.
+    """
+    decimals = stored_decimals(column)
+    if decimals is None or (table.name, column.name) in seen:
+        return 0.0
+    seen = seen | {(table.name, column.name)}
+    step = 0.5 * 10.0**-decimals
+    gen = column.generator
+    scaled = any(
+        s.table == table.name and getattr(s.effect, "column", None) == column.name and s.effect.kind == "scale"
+        for s in spec.scenarios
+    )
+    if scaled and column.type != "int" and getattr(gen, "decimals", None) is None:
+        return step  # a scenario scaled it and nothing rounded it before its dependents read it
+    if _exact(spec, table, column, gen, decimals, seen):
+        return 0.0
+    return step
+
+
+def _exact(spec: ChallengeSpec, table: TableSpec, column: ColumnSpec, gen, decimals: int, seen: frozenset) -> bool:
+    """Whether the engine's values of ``gen`` already have at most ``decimals`` decimals."""
+    if isinstance(gen, NumericGenerator):
+        return gen.decimals is not None and gen.decimals <= decimals
+    if isinstance(gen, CategoricalGenerator):
+        return all(isinstance(v, (bool, int)) or float(v) == round(float(v), decimals) for v in gen.values)
+    if isinstance(gen, ConditionalGenerator):
+        cases = [*gen.cases.values(), *([gen.default] if gen.default else [])]
+        return all(_exact(spec, table, column, c, decimals, seen) for c in cases)
+    if isinstance(gen, SequenceGenerator):
+        return True
+    if gen.kind == "lookup":
+        parent_table, parent = _resolve(spec, table, f"{gen.via}.{gen.column}")
+        return parent is not None and input_slack(spec, parent_table, parent, seen) == 0.0 and (
+            stored_decimals(parent) is not None and stored_decimals(parent) <= decimals
+        )
+    if gen.kind == "rollup":
+        return gen.function == "count"
+    if isinstance(gen, DerivedGenerator):
+        import ast
+
+        from schemas.expressions import parse_expression
+
+        body = parse_expression(gen.expression).body
+        if isinstance(body, ast.Call) and isinstance(body.func, ast.Name):
+            if body.func.id in ("floor", "ceil", "year", "quarter", "month", "day", "hour", "weekday", "days_between"):
+                return True
+            if body.func.id == "round":
+                digits = body.args[1].value if len(body.args) == 2 and isinstance(body.args[1], ast.Constant) else 0
+                return isinstance(digits, int) and digits <= decimals
+    return False
+
+
 def _derived_check(schema: Schema, table: TableSpec, column: ColumnSpec) -> Check:
     from schemas.expressions import expression_names
 
     names = expression_names(column.generator.expression) & set(table.column_names)
     expression = column.generator.expression
+    inputs = frozenset({(table.name, column.name), *((table.name, n) for n in names)})
+    sql = _derived_sql(schema, table, column, names)
+    if sql is not None:
+        return Check(
+            "consistency",
+            table.name,
+            column.name,
+            "derived",
+            "expect_column_pair_values_to_be_equal (recomputed)",
+            f"{table.name}.{column.name} = {expression}",
+            "rows",
+            sql=sql[0],
+            example=f"{schema.describe(table.name, column.name)} || ', expected ' || coalesce(CAST({sql[1]} AS VARCHAR), 'NULL')",
+            min_value=0,
+            max_value=0,
+            inputs=inputs,
+        )
 
     def measure(ctx) -> Measured:
         return ctx.recompute(table.name, column.name, expression)
@@ -664,8 +835,67 @@ def _derived_check(schema: Schema, table: TableSpec, column: ColumnSpec) -> Chec
         python=measure,
         min_value=0,
         max_value=0,
-        inputs=frozenset({(table.name, column.name), *((table.name, n) for n in names)}),
+        inputs=inputs,
     )
+
+
+def _derived_sql(schema: Schema, table: TableSpec, column: ColumnSpec, names: set[str]) -> tuple[str, str] | None:
+    """(SQL true for a row whose stored value is not its recomputed value, SQL of the value as stored) or None.
+
+    The recomputed value is stored the way the engine stores it (ints and decimals rounded half to even).
+    Inputs the engine held more precisely than they are stored widen the tolerance by the change their
+    storage step makes to the result. An empty stored value where one was expected is completeness's
+    finding, not this one's.
+    """
+    name = table.name
+    if not schema.typed(name, column.name) or not all(schema.typed(name, n) for n in names if schema.has(name, n)):
+        return None
+    raw = schema.expression(name, column.generator.expression)
+    if raw is None:
+        return None
+    expected, kind = raw
+    mine = q(column.name)
+    if column.type in ("int", "float", "decimal"):
+        if kind == "bool":
+            expected = f"CAST({expected} AS DOUBLE)"
+        elif kind not in ("num", "null"):
+            return None
+        decimals = stored_decimals(column)
+        stored = expected if decimals is None else f"(round_even({expected} * {10.0**decimals!r}, 0) / {10.0**decimals!r})"
+        slack = []
+        for n in sorted(names):
+            spec_col = table.column(n)
+            step = input_slack(schema.spec, table, spec_col) if spec_col.type in ("int", "decimal") else 0.0
+            if not step:
+                continue
+            ref = schema.ref(name, n)
+            for sign in ("+", "-"):
+                moved = schema.expression(name, column.generator.expression, {n: f"{ref} {sign} {step!r}"})
+                if moved is None:
+                    return None
+                slack.append(f"coalesce(abs(({moved[0]}) - ({expected})), 0)")
+        tolerance = f"{DERIVED_TOLERANCE!r} + 1e-9 * abs({stored})"
+        if slack:
+            step = 0.0 if decimals is None else 10.0**-decimals
+            tolerance += f" + {step!r} + " + " + ".join(slack)
+        differs = f"abs({mine} - {stored}) > {tolerance}"
+    elif column.type in ("date", "datetime"):
+        if kind not in ("date", "null"):
+            return None
+        stored = f"CAST({expected} AS DATE)" if column.type == "date" else f"date_trunc('second', {expected})"
+        differs = f"CAST({mine} AS TIMESTAMP) <> CAST({stored} AS TIMESTAMP)"
+    elif column.type == "bool":
+        if kind not in ("bool", "null"):
+            return None
+        stored = expected
+        differs = f"{mine} <> {stored}"
+    else:
+        if kind not in ("text", "null"):
+            return None
+        stored = expected
+        differs = f"CAST({mine} AS VARCHAR) <> {stored}"
+    bad = f"({mine} IS NOT NULL AND ({stored}) IS NULL) OR ({mine} IS NOT NULL AND {differs})"
+    return bad, stored
 
 
 def _lookup_check(schema: Schema, table: TableSpec, column: ColumnSpec) -> Check | None:
@@ -743,12 +973,16 @@ def _rollup_check(schema: Schema, table: TableSpec, column: ColumnSpec) -> Check
     )
 
 
-def _date_rules(gen, condition: str = "TRUE", on: str | None = None) -> list[tuple[str, str | None, object]]:
+def _date_rules(
+    gen, schema: Schema, table: str, condition: str = "TRUE", on: str | None = None
+) -> list[tuple[str, str | None, object]]:
     """(SQL condition over alias c, column it reads, generator) for a column's date rules, conditionals opened."""
     if isinstance(gen, ConditionalGenerator):
         rules = []
         for key, case in gen.cases.items():
-            rules += _date_rules(case, f"CAST(c.{q(gen.on)} AS VARCHAR) = {lit(str(key))}", gen.on)
+            if not schema.has(table, gen.on):
+                continue
+            rules += _date_rules(case, schema, table, f"{schema.text(table, gen.on, 'c')} = {lit(str(key))}", gen.on)
         return rules
     if isinstance(gen, DateOffsetGenerator) or (isinstance(gen, DateGenerator) and gen.after):
         return [(condition, on, gen)]
@@ -773,7 +1007,7 @@ def _source_sql(schema: Schema, table: TableSpec, ref: str) -> tuple[str, str, s
 
 def _date_order_checks(schema: Schema, table: TableSpec, column: ColumnSpec) -> list[Check]:
     checks = []
-    rules = _date_rules(column.generator)
+    rules = _date_rules(column.generator, schema, table.name)
     for i, (condition, on, gen) in enumerate(rules):
         ref = gen.after if isinstance(gen, DateGenerator) else gen.from_column
         source = _source_sql(schema, table, ref)
@@ -884,6 +1118,10 @@ def reference_moments(
 def _distribution_checks(schema: Schema) -> list[Check]:
     spec = schema.spec
     bent = _scenario_targets(spec, ("scale", "shift_weights"))
+    for s in spec.scenarios:  # thinning rows by a condition changes the mix of the columns it reads
+        if s.effect.kind == "volume":
+            for read in _condition_reads(s):
+                bent.setdefault((s.table, read), []).append(s.effect)
     checks = []
     for table in spec.tables:
         name = table.name
@@ -939,7 +1177,7 @@ def _distribution_checks(schema: Schema) -> list[Check]:
                     match = (
                         f"abs(CAST({col} AS DOUBLE) - {float(value)!r}) < 1e-9"
                         if numeric
-                        else f"CAST({col} AS VARCHAR) = {lit(str(value))}"
+                        else f"{schema.text(name, column.name)} = {lit(str(value))}"
                     )
                     checks.append(
                         Check(
