@@ -42,7 +42,11 @@ def main() -> int:
     out = args.out or tempfile.mkdtemp(prefix="datafactory-bench-")
     start = time.perf_counter()
     result = challenge_flow(
-        brief=f"bench {args.domain}", domain=args.domain, rows=args.rows, seed=args.seed, approval="auto",
+        brief=f"bench {args.domain}",
+        domain=args.domain,
+        rows=args.rows,
+        seed=args.seed,
+        approval="auto",
         output_dir=out,
     )
     total = time.perf_counter() - start
@@ -60,7 +64,8 @@ def main() -> int:
     measured = phase_end[5] - phase_end[3]
     baseline = BASELINE_SECONDS_PER_100K * args.rows / 100_000
     print(f"flow total (incl. Prefect start-up and phases 1-3): {total:.2f} s")
-    print(f"baseline (replaced system, ~120 s per 100,000 rows): {baseline:.1f} s -> speed-up x{baseline / measured:.1f}")
+    speedup = baseline / measured
+    print(f"baseline (replaced system, ~120 s per 100,000 rows): {baseline:.1f} s -> speed-up x{speedup:.1f}")
     print(f"package: {result.package}")
     print(f"rows={args.rows} seconds={measured:.2f}")
     return 0

@@ -216,8 +216,12 @@ def test_learn_from_sample_runs_phases_3_to_5_on_synthetic_data(tmp_path: Path) 
     """--sample: the spec comes from the author's CSVs, SDV makes the data, no sample value leaks out."""
     sample = Path(__file__).parent / "fixtures" / "sample_retail"
     result = challenge_flow(
-        brief="An online store wants to understand its sales", rows=3_000, seed=8, approval="auto",
-        output_dir=str(tmp_path), sample_dir=str(sample),
+        brief="An online store wants to understand its sales",
+        rows=3_000,
+        seed=8,
+        approval="auto",
+        output_dir=str(tmp_path),
+        sample_dir=str(sample),
     )
     assert result.status == "completed"
     with zipfile.ZipFile(result.package) as zf:
@@ -232,3 +236,20 @@ def test_learn_from_sample_runs_phases_3_to_5_on_synthetic_data(tmp_path: Path) 
 def test_missing_sample_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="sample folder .* does not exist"):
         challenge_flow(brief=BRIEF, approval="auto", output_dir=str(tmp_path), sample_dir=str(tmp_path / "nope"))
+
+
+def test_cli_status_and_download_find_a_finished_run(tmp_path: Path, capsys) -> None:
+    from flows.cli import main
+
+    ids: list[str] = []
+    listen(recorder := (lambda event, data: ids.append(data["run_id"]) if event == "run-started" else None))
+    try:
+        result = challenge_flow(brief=BRIEF, rows=300, seed=31, approval="auto", output_dir=str(tmp_path / "out"))
+    finally:
+        forget(recorder)
+    assert main(["status", ids[0]]) == 0
+    status = capsys.readouterr().out
+    assert "Completed" in status and "package-link" in status
+    assert main(["download", ids[0], "--to", str(tmp_path / "got")]) == 0
+    copied = tmp_path / "got" / Path(result.package).name
+    assert copied.read_bytes() == Path(result.package).read_bytes()
