@@ -1,8 +1,9 @@
 """Benchmark the 8-category quality validation on the 5-table retail challenge.
 
 Usage: ``python bench/validate.py --rows 1000000 [--docs DIR]``. Generates the retail blueprint at
-scale N (not timed), then times ``run_quality``: the GX import, each category's metrics, the GX
-run, and the total. The last line is exactly ``rows=N seconds=S`` (S = validation incl. GX import).
+scale N (not timed), then times ``run_quality`` with GX not yet imported (its import, overlapped with the DuckDB
+metrics inside ``run_quality``, is counted): each category's metrics, and the total. The last line
+is exactly ``rows=N seconds=S`` (S = validation incl. GX import).
 """
 
 from __future__ import annotations
@@ -33,15 +34,13 @@ def main() -> None:
     sizes = ", ".join(f"{name}={len(frame):,}" for name, frame in tables.items())
     print(f"generated in {time.perf_counter() - started:.1f} s (not counted): {sizes}")
 
-    started = time.perf_counter()
-    import great_expectations  # noqa: F401 - timed on its own: about 4 s on a 2-core machine
-
-    import_seconds = time.perf_counter() - started
+    assert "great_expectations" not in sys.modules, "GX must not be imported before the timed run"
     from tasks.quality import run_quality
 
+    started = time.perf_counter()
+    # run_quality imports GX (2-4 s) in a background thread while DuckDB computes the metrics: counted here
     report = run_quality(spec, tables, data_docs_dir=args.docs)
     total = time.perf_counter() - started
-    print(f"{'import great_expectations':<26} {import_seconds:7.2f} s")
     for category in report.categories:
         print(
             f"{category.category:<26} {category.seconds:7.2f} s  {category.evaluated:3d} checks  "

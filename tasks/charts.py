@@ -3,13 +3,24 @@
 Contract: every figure has a title, axis labels with units and a legend where colours carry
 meaning; long labels are shortened and rotated so they do not overlap. Figures are built on
 ``matplotlib.figure.Figure`` (no pyplot global state), from profiles and answers only: never raw rows.
+
+Speed: a figure is drawn once on its own Agg canvas (layout and drawing share one renderer, so text
+is measured once) and encoded as an opaque RGB PNG with fast compression (the PDF compresses the
+pixels again anyway). ``render_all`` spreads a report's figures over this process and forked helper
+processes, one per spare CPU, and gives the same bytes as rendering them one after the other.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import sys
 import textwrap
+import threading
+import time
+import warnings
 from collections import Counter
+from collections.abc import Callable
 
 import matplotlib
 
@@ -18,8 +29,10 @@ matplotlib.use("Agg")  # headless: reports are built on servers and in CI
 import matplotlib.dates as mdates  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from schemas.profiles import DatasetProfile, TableProfile  # noqa: E402
 from schemas.quality import QualityReport  # noqa: E402
@@ -36,9 +49,17 @@ MAX_SLICES = 7
 LABEL_CHARS = 26
 
 
+PNG_COMPRESS_LEVEL = 1  # the PNG is only a carrier: reportlab decodes it and compresses the pixels itself
+
+
 def _png(fig: Figure) -> bytes:
+    """Lay out and draw ``fig`` once, then encode its pixels as an opaque RGB PNG."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    width, height = canvas.get_width_height(physical=True)
+    image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).convert("RGB")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    image.save(buffer, format="png", compress_level=PNG_COMPRESS_LEVEL, dpi=(DPI, DPI))
     return buffer.getvalue()
 
 
@@ -52,7 +73,191 @@ def _axis_name(column: str, unit: str | None) -> str:
 
 
 def _new(width: float = 7.0, height: float = 3.6) -> Figure:
-    return Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=DPI, facecolor="white", layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+# --------------------------------------------------------------------------- rendering many figures
+
+Job = Callable[[], "bytes | None"]
+HELPER_GRACE_SECONDS = 5.0  # at least; a helper silent for longer than this after the last job is given up
+
+
+def chart_workers() -> int | None:
+    """Processes that may render figures at once, or None to decide from the CPUs and how busy they are.
+
+    ``DATAFACTORY_CHART_WORKERS`` fixes the number (1 renders everything in this process).
+    """
+    configured = os.environ.get("DATAFACTORY_CHART_WORKERS", "").strip()
+    if not configured:
+        return None
+    try:
+        return max(1, int(configured))
+    except ValueError:
+        raise ValueError(f"DATAFACTORY_CHART_WORKERS must be a whole number, got {configured!r}") from None
+
+
+def render_all(jobs: dict[str, Job], workers: int | None = None) -> dict[str, bytes | None]:
+    """Run every figure job and return its result under the same key.
+
+    Jobs are handed out one at a time, in the given order (put the slowest first), to this process
+    and to ``workers - 1`` forked helpers. Figures are deterministic, so the result is the same as
+    running the jobs one after the other. A job a helper could not finish (it failed, died or went
+    silent) runs again here, so its exception, if any, is raised here as usual; a helper's warnings
+    are re-issued here.
+
+    Args:
+        jobs: key -> a function returning the figure's PNG (or None).
+        workers: processes rendering at once, this one included. By default (and unless
+            ``DATAFACTORY_CHART_WORKERS`` is set) one per CPU that was idle while this process
+            rendered the first figure, at most 4: on a machine whose other CPUs are busy, a helper
+            only competes with this process (measured: no faster, 10% more CPU).
+
+    Helpers are forked, which is cheap and keeps every import, so they exist only on Linux; elsewhere
+    (or in a process that may not have children) the jobs run here, in order.
+    """
+    keys = list(jobs)
+    calls = [jobs[key] for key in keys]
+    chosen = workers if workers is not None else chart_workers()
+    adaptive = chosen is None
+    if chosen is None:
+        chosen = min(4, len(os.sched_getaffinity(0))) if sys.platform.startswith("linux") else 1
+    helpers = min(max(1, chosen) - 1, len(calls) - 1)
+    if helpers <= 0:
+        return {key: call() for key, call in zip(keys, calls, strict=True)}
+    results = _HelperPool(calls, helpers, adaptive).run()
+    return {key: results[i] for i, key in enumerate(keys)}
+
+
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(idle, total) clock ticks of all CPUs since boot, from /proc/stat; None where it cannot be read."""
+    try:
+        with open("/proc/stat") as handle:
+            fields = [int(v) for v in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 5:
+        return None
+    return fields[3] + fields[4], sum(fields[:8])
+
+
+class _HelperPool:
+    """This process plus forked helpers pulling job indices from one counter kept here, under a lock."""
+
+    def __init__(self, calls: list[Job], helpers: int, adaptive: bool = False) -> None:
+        self.calls = calls
+        self.helpers = helpers
+        self.adaptive = adaptive
+        self.lock = threading.Lock()
+        self.next_index = 0
+        self.results: dict[int, bytes | None] = {}
+        self.slowest = 0.0
+
+    def claim(self) -> int | None:
+        with self.lock:
+            if self.next_index >= len(self.calls):
+                return None
+            self.next_index += 1
+            return self.next_index - 1
+
+    def run(self) -> dict[int, bytes | None]:
+        if self.adaptive:
+            # how many CPUs stay idle while this process renders the first (largest) figure
+            before = _cpu_ticks()
+            self._render(self.claim())
+            after = _cpu_ticks()
+            if before and after and after[1] > before[1]:
+                idle_cpus = (os.cpu_count() or 1) * (after[0] - before[0]) / (after[1] - before[1])
+                self.helpers = min(self.helpers, int(idle_cpus + 0.5))
+        helpers = self._start() if self.helpers > 0 else []
+        try:
+            while (i := self.claim()) is not None:
+                self._render(i)
+            deadline = time.monotonic() + max(HELPER_GRACE_SECONDS, 5 * self.slowest)
+            for _, _, reader in helpers:
+                reader.join(max(0.0, deadline - time.monotonic()))
+        finally:
+            for process, connection, reader in helpers:
+                if reader.is_alive():
+                    process.kill()  # failed here, or silent past the deadline: its unfinished jobs run here
+                process.join(2.0)
+                connection.close()
+                reader.join(2.0)
+        for i in range(len(self.calls)):
+            if i not in self.results:
+                self.results[i] = self.calls[i]()
+        return self.results
+
+    def _render(self, i: int | None) -> None:
+        if i is None:
+            return
+        started = time.perf_counter()
+        self.results[i] = self.calls[i]()
+        self.slowest = max(self.slowest, time.perf_counter() - started)
+
+    def _start(self) -> list[tuple]:
+        """Fork the helpers (before the threads that serve them exist), then start one thread per helper."""
+        import multiprocessing
+
+        started = []
+        try:
+            context = multiprocessing.get_context("fork")
+            for _ in range(self.helpers):
+                here, there = context.Pipe(duplex=True)
+                process = context.Process(target=_helper_main, args=(self.calls, there), daemon=True)
+                try:
+                    process.start()
+                finally:
+                    there.close()
+                started.append((process, here))
+        except (OSError, ValueError, AssertionError):
+            pass  # no fork here, or a daemonic process may not have children: fewer (or no) helpers
+        helpers = []
+        for process, here in started:
+            reader = threading.Thread(target=self._serve, args=(here,), name="chart-helper", daemon=True)
+            reader.start()
+            helpers.append((process, here, reader))
+        return helpers
+
+    def _serve(self, connection) -> None:
+        """Answer one helper: store what it sends back, give it the next index (None: no more work)."""
+        try:
+            while True:
+                message = connection.recv()
+                if message is not None:
+                    i, ok, value, caught = message
+                    if ok:
+                        self.results[i] = value
+                        for text, category in caught:
+                            warnings.warn(text, category, stacklevel=1)
+                i = self.claim()
+                connection.send(i)
+                if i is None:
+                    return
+        except (EOFError, OSError):
+            return
+
+
+def _helper_main(calls: list[Job], connection) -> None:
+    """In a forked helper: ask for a job index, run it, send the PNG back; until told there is no more work."""
+    # Only the forking thread exists here. Matplotlib draws every figure under one class-wide lock:
+    # had another thread of the parent held it at the fork, it would stay held here forever.
+    Figure._render_lock = threading.RLock()
+    try:
+        connection.send(None)
+        while (i := connection.recv()) is not None:
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    value = calls[i]()
+                connection.send((i, True, value, [(str(w.message), w.category) for w in caught]))
+            except Exception:
+                connection.send((i, False, None, []))  # run again by the parent, which raises it properly
+    except (EOFError, OSError):
+        pass
+    finally:
+        connection.close()
 
 
 # --------------------------------------------------------------------------- schema
@@ -260,7 +465,7 @@ def table_profile_chart(table: TableProfile) -> bytes | None:
         if kind == "month":
             periods = pd.to_datetime([p.period + "-01" for p in column.by_month])
             ax.plot(periods, [p.count for p in column.by_month], color=PALETTE[0], marker="o", markersize=2)
-            ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=6))
+            ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=6))
             ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
             ax.set_title(f"Rows per month by {column.name}", fontsize=8.5)
             ax.set_xlabel(f"{column.name} (month)", fontsize=7.5)
@@ -421,7 +626,7 @@ def answer_chart(answer: Answer) -> bytes | None:
             x = pd.to_datetime(frame[period[0]])
             order = np.argsort(x.to_numpy())
             xs, ys = x.iloc[order], values.iloc[order]
-            ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=8))
+            ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8))
             ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
         else:
             xs, ys = np.arange(len(frame)), values

@@ -11,9 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
@@ -141,11 +145,14 @@ def build_pdf(
     story: list = []
     story += _cover(spec, answers, profiles, quality, styles)
     story += _summary(spec, answers, profiles, quality, styles)
-    story += _problem(spec, styles)
-    story += _schema(spec, profiles, styles)
-    story += _profiles(spec, profiles, styles)
-    story += _quality(quality, styles)
-    story += _answers(answers, scenarios, styles)
+    if scenarios is None:
+        scenarios = _scenarios_from_answers(answers)
+    pngs = charts.render_all(chart_jobs(spec, answers, profiles, quality, scenarios))
+    story += _problem(spec, styles, pngs)
+    story += _schema(spec, profiles, styles, pngs)
+    story += _profiles(spec, profiles, styles, pngs)
+    story += _quality(quality, styles, pngs)
+    story += _answers(answers, styles, pngs)
     tmp = out_path.with_name(f".{out_path.name}.tmp")
     doc = SimpleDocTemplate(
         str(tmp),
@@ -160,11 +167,74 @@ def build_pdf(
     )
     footer = _footer(f"{spec.challenge.company.name} · {spec.challenge.title} · quality report")
     try:
-        doc.build(story, onFirstPage=footer, onLaterPages=footer)
+        with _binary_streams():
+            doc.build(story, onFirstPage=footer, onLaterPages=footer)
         os.replace(tmp, out_path)
     finally:
         tmp.unlink(missing_ok=True)
     return out_path
+
+
+@contextmanager
+def _binary_streams() -> Iterator[None]:
+    """Write PDF streams as (compressed) binary, not ASCII85 text.
+
+    reportlab encodes ASCII85 in pure Python unless its optional C accelerator is installed; on the
+    report's images that took most of the build time, and made the file a quarter larger. Binary
+    streams are plain PDF 1.x, read by every viewer.
+    """
+    previous = rl_config.useA85
+    rl_config.useA85 = 0
+    try:
+        yield
+    finally:
+        rl_config.useA85 = previous
+
+
+def _scenarios_from_answers(answers: AnswerKey) -> list[dict]:
+    return [
+        {
+            "scenario": a.scenario_check.scenario,
+            "stated": a.scenario_check.stated,
+            "measured": a.scenario_check.measured,
+        }
+        for a in answers.answers
+        if a.scenario_check is not None
+    ]
+
+
+def chart_jobs(
+    spec: ChallengeSpec,
+    answers: AnswerKey,
+    profiles: DatasetProfile,
+    quality: QualityReport | None,
+    scenarios: list[dict],
+) -> dict[str, charts.Job]:
+    """Every figure of the report as a job for ``charts.render_all``, the slowest first.
+
+    Keys: difficulty, skills, er_diagram, row_counts, column_types, null_rates, ``table:<name>``,
+    quality_scores and quality_findings (with a quality report), scenarios (with scenarios) and
+    ``answer:<question id>`` (answered questions).
+    """
+    jobs: dict[str, charts.Job] = {}
+    # multi-panel table profiles and the diagram take longest: started first, they do not end up alone at the end
+    for table in profiles.tables:
+        jobs[f"table:{table.name}"] = partial(charts.table_profile_chart, table)
+    jobs["er_diagram"] = partial(charts.er_diagram, spec)
+    jobs["null_rates"] = partial(charts.null_rates_chart, spec, profiles)
+    jobs["skills"] = partial(charts.skills_chart, spec)
+    jobs["row_counts"] = partial(charts.row_counts_chart, profiles)
+    jobs["column_types"] = partial(charts.column_types_chart, spec)
+    if quality is not None:
+        jobs["quality_scores"] = partial(charts.quality_scores_chart, quality)
+        jobs["quality_findings"] = partial(charts.quality_findings_chart, quality)
+    for answer in answers.answers:
+        if not answer.error:
+            jobs[f"answer:{answer.question_id}"] = partial(charts.answer_chart, answer)
+    if scenarios:
+        jobs["scenarios"] = partial(charts.scenario_chart, scenarios)
+    jobs["difficulty"] = partial(charts.difficulty_chart, spec)
+    return jobs
 
 
 # --------------------------------------------------------------------------- sections
@@ -229,7 +299,7 @@ def _summary(spec, answers: AnswerKey, profiles: DatasetProfile, quality, styles
     return story
 
 
-def _problem(spec: ChallengeSpec, styles) -> list:
+def _problem(spec: ChallengeSpec, styles, pngs: dict[str, bytes | None]) -> list:
     c = spec.challenge
     story = [
         _p(SECTION_TITLES[1], styles["h1"]),
@@ -244,13 +314,13 @@ def _problem(spec: ChallengeSpec, styles) -> list:
         )
     )
     story.append(Spacer(1, 6))
-    story.append(_image(charts.difficulty_chart(spec), CONTENT_W * 0.7))
-    story.append(_image(charts.skills_chart(spec), CONTENT_W * 0.85))
+    story.append(_image(pngs["difficulty"], CONTENT_W * 0.7))
+    story.append(_image(pngs["skills"], CONTENT_W * 0.85))
     story.append(PageBreak())
     return story
 
 
-def _schema(spec: ChallengeSpec, profiles: DatasetProfile, styles) -> list:
+def _schema(spec: ChallengeSpec, profiles: DatasetProfile, styles, pngs: dict[str, bytes | None]) -> list:
     rows_by_table = {t.name: t.rows for t in profiles.tables}
     story = [_p(SECTION_TITLES[2], styles["h1"])]
     rows = [
@@ -266,7 +336,7 @@ def _schema(spec: ChallengeSpec, profiles: DatasetProfile, styles) -> list:
         )
     )
     story.append(Spacer(1, 6))
-    story.append(_image(charts.er_diagram(spec), CONTENT_W, PAGE_H * 0.5))
+    story.append(_image(pngs["er_diagram"], CONTENT_W, PAGE_H * 0.5))
     if spec.relationships:
         rel_rows = [
             [
@@ -280,13 +350,13 @@ def _schema(spec: ChallengeSpec, profiles: DatasetProfile, styles) -> list:
         story.append(_p("Relationships", styles["h2"]))
         story.append(_table(["Foreign key", "References", "Cardinality"], rel_rows, [2, 2, 1.5], styles))
     story.append(CondPageBreak(80 * mm))
-    story.append(_image(charts.row_counts_chart(profiles), CONTENT_W * 0.85))
-    story.append(_image(charts.column_types_chart(spec), CONTENT_W * 0.85))
+    story.append(_image(pngs["row_counts"], CONTENT_W * 0.85))
+    story.append(_image(pngs["column_types"], CONTENT_W * 0.85))
     story.append(PageBreak())
     return story
 
 
-def _profiles(spec: ChallengeSpec, profiles: DatasetProfile, styles) -> list:
+def _profiles(spec: ChallengeSpec, profiles: DatasetProfile, styles, pngs: dict[str, bytes | None]) -> list:
     story = [_p(SECTION_TITLES[3], styles["h1"])]
     story.append(
         _p(
@@ -295,7 +365,7 @@ def _profiles(spec: ChallengeSpec, profiles: DatasetProfile, styles) -> list:
             styles["body"],
         )
     )
-    story.append(_image(charts.null_rates_chart(spec, profiles), CONTENT_W * 0.9))
+    story.append(_image(pngs["null_rates"], CONTENT_W * 0.9))
     for table in profiles.tables:
         story.append(CondPageBreak(60 * mm))
         story.append(_p(f"{table.name} ({table.role}, {table.rows:,} rows)", styles["h2"]))
@@ -324,7 +394,7 @@ def _profiles(spec: ChallengeSpec, profiles: DatasetProfile, styles) -> list:
                 styles,
             )
         )
-        png = charts.table_profile_chart(table)
+        png = pngs[f"table:{table.name}"]
         if png:
             story.append(Spacer(1, 4))
             story.append(_image(png, CONTENT_W * 0.9, PAGE_H * 0.45))
@@ -340,7 +410,7 @@ def _stat(value: object) -> str:
     return format_value(value)
 
 
-def _quality(quality: QualityReport | None, styles) -> list:
+def _quality(quality: QualityReport | None, styles, pngs: dict[str, bytes | None]) -> list:
     story = [_p(SECTION_TITLES[4], styles["h1"])]
     if quality is None:
         story += [_p(NO_QUALITY, styles["body"]), PageBreak()]
@@ -373,8 +443,8 @@ def _quality(quality: QualityReport | None, styles) -> list:
         )
     )
     story.append(Spacer(1, 6))
-    story.append(_image(charts.quality_scores_chart(quality), CONTENT_W * 0.85))
-    story.append(_image(charts.quality_findings_chart(quality), CONTENT_W * 0.85))
+    story.append(_image(pngs["quality_scores"], CONTENT_W * 0.85))
+    story.append(_image(pngs["quality_findings"], CONTENT_W * 0.85))
     findings = [(f, "defect") for c in quality.categories for f in c.findings] + [
         (f, "planted") for c in quality.categories for f in c.planted
     ]
@@ -407,19 +477,9 @@ def _quality(quality: QualityReport | None, styles) -> list:
     return story
 
 
-def _answers(answers: AnswerKey, scenarios: list[dict] | None, styles) -> list:
+def _answers(answers: AnswerKey, styles, pngs: dict[str, bytes | None]) -> list:
     story = [_p(SECTION_TITLES[5], styles["h1"])]
-    if scenarios is None:
-        scenarios = [
-            {
-                "scenario": a.scenario_check.scenario,
-                "stated": a.scenario_check.stated,
-                "measured": a.scenario_check.measured,
-            }
-            for a in answers.answers
-            if a.scenario_check is not None
-        ]
-    png = charts.scenario_chart(scenarios) if scenarios else None
+    png = pngs.get("scenarios")
     if png:
         story.append(_image(png, CONTENT_W * 0.85))
     for answer in answers.answers:
@@ -442,7 +502,7 @@ def _answers(answers: AnswerKey, scenarios: list[dict] | None, styles) -> list:
                 _p(f"First {len(rows)} of {answer.row_count:,} rows; all rows are in the workbook.", styles["small"])
             )
         story.append(KeepTogether(block))
-        png = charts.answer_chart(answer)
+        png = pngs.get(f"answer:{answer.question_id}")
         if png:
             story.append(Spacer(1, 4))
             story.append(_image(png, CONTENT_W * 0.9, PAGE_H * 0.4))

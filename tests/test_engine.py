@@ -336,3 +336,29 @@ def test_volume_rise_on_a_table_whose_rows_follow_its_parent_is_refused(retail_s
 
     with pytest.raises(SpecError, match="put the scenario on the parent table"):
         resolve_plan(_with(retail_spec, edit))
+
+
+def test_a_reweighted_numeric_category_stays_a_number():
+    """A fee drawn from 0.0 / 1.99 / 2.99 and re-weighted by a scenario must still add up in expressions."""
+    import yaml
+
+    from schemas.serialize import spec_from_data
+
+    data = yaml.safe_load((Path(__file__).parent / "fixtures" / "mini_shop.yml").read_text())
+    items = data["tables"][2]["columns"]
+    items.append({"name": "fee", "type": "decimal", "generator": {"kind": "categorical", "values": [0.0, 1.99, 2.99]}})
+    items.append({"name": "gross", "type": "decimal", "generator": {"kind": "derived", "expression": "amount + fee"}})
+    items.append({"name": "day", "type": "date", "generator": {"kind": "date"}})
+    data["scenarios"] = [
+        {
+            "name": "free_fee",
+            "description": "A free-delivery pass.",
+            "table": "order_items",
+            "condition": {"date_column": "day", "start": "2024-06-01", "end": "2024-12-31"},
+            "effect": {"kind": "shift_weights", "column": "fee", "multipliers": {"0.0": 6.0}},
+        }
+    ]
+    items_frame = generate_dataset(spec_from_data(data))["order_items"]
+    assert (items_frame["gross"] - items_frame["amount"] - items_frame["fee"]).abs().max() < 0.006
+    late = items_frame["day"] >= "2024-06-01"
+    assert (items_frame.loc[late, "fee"] == 0).mean() > (items_frame.loc[~late, "fee"] == 0).mean() + 0.2

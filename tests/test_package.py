@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import zipfile
 from dataclasses import dataclass
@@ -12,9 +13,9 @@ import yaml
 
 from schemas.serialize import spec_from_yaml
 from schemas.spec import ChallengeSpec, MessinessRule, ScenarioCondition, ScenarioSpec, VolumeEffect
-from tasks.data_dictionary import render_data_dictionary
+from tasks.data_dictionary import profile_csvs, render_data_dictionary
 from tasks.engine.output import generate_to_files
-from tasks.package import PackageError, build_packages, safe_entry_name
+from tasks.package import PackageError, build_packages, safe_entry_name, write_data_archive
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -24,6 +25,7 @@ class Generated:
     spec: ChallengeSpec
     csv: dict[str, Path]
     row_counts: dict[str, int]
+    parquet: dict[str, Path]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def clinic(tmp_path_factory) -> Generated:
         }
     )
     files = generate_to_files(spec, tmp_path_factory.mktemp("clinic"))
-    return Generated(spec, files.csv, files.row_counts)
+    return Generated(spec, files.csv, files.row_counts, files.parquet)
 
 
 @pytest.fixture
@@ -193,6 +195,66 @@ def test_data_dictionary_describes_every_table_and_column(clinic: Generated, tmp
     assert "Range in the data: 20" in text
     assert "PLANTED DATA ISSUES" in text  # the instructor copy names them
     assert "PLANTED DATA ISSUES" not in render_data_dictionary(clinic.spec, learner=True)
+
+
+def test_data_dictionary_reads_parquet_where_it_equals_the_csv(clinic: Generated, tmp_path) -> None:
+    """Given the Parquet twins, clean tables are read from Parquet with the same result; a messy table from its CSV."""
+    # Setup: the planted whitespace lives only in the shipped CSV of patients
+    messy_csv = tmp_path / "patients.csv"
+    with clinic.csv["patients"].open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    rows[1][rows[0].index("city")] = ""  # a planted missing value
+    with messy_csv.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    csv_files = {**clinic.csv, "patients": messy_csv}
+
+    # Run
+    from_csv = profile_csvs(clinic.spec, csv_files)
+    from_parquet = profile_csvs(clinic.spec, csv_files, clinic.parquet)
+    paths = build_packages(clinic.spec, csv_files, tmp_path / "out", parquet=clinic.parquet)
+
+    # Assert
+    assert from_parquet == from_csv
+    clean = profile_csvs(clinic.spec, clinic.csv, clinic.parquet)
+    assert from_parquet["patients"].columns["city"].non_null == clean["patients"].columns["city"].non_null - 1
+    text = _entries(paths.full)["data_dictionary.txt"].decode()
+    assert text == render_data_dictionary(clinic.spec, from_csv, learner=False)
+
+
+def test_both_packages_are_readable_by_everyone_and_share_the_data_entries(clinic: Generated, extras, tmp_path) -> None:
+    paths = build_packages(clinic.spec, clinic.csv, tmp_path / "out", extras=extras)
+    for package in (paths.full, paths.learner):
+        assert package.stat().st_mode & 0o777 == 0o644
+    with zipfile.ZipFile(paths.full) as full, zipfile.ZipFile(paths.learner) as learner:
+        for table in clinic.spec.table_names:
+            a, b = full.getinfo(f"{table}.csv"), learner.getinfo(f"{table}.csv")
+            assert (a.CRC, a.compress_size, a.file_size) == (b.CRC, b.compress_size, b.file_size)
+            assert a.compress_type == zipfile.ZIP_DEFLATED
+        assert full.testzip() is None and learner.testzip() is None
+
+
+def test_a_data_archive_made_earlier_gives_the_same_packages(clinic: Generated, extras, tmp_path) -> None:
+    """The CSVs compressed ahead of time are copied in; a stale archive (a CSV changed since) is not used."""
+    # Setup
+    archive = write_data_archive(clinic.spec, clinic.csv, tmp_path / "early" / "data.zip")
+    plain = build_packages(clinic.spec, clinic.csv, tmp_path / "plain", extras=extras)
+
+    # Run
+    reused = build_packages(clinic.spec, clinic.csv, tmp_path / "reused", extras=extras, data_archive=archive)
+    changed = tmp_path / "visits.csv"
+    lines = clinic.csv["visits"].read_text().splitlines(keepends=True)
+    changed.write_text("".join(lines[:-1]))  # one row fewer than when the archive was made
+    csv_files = {**clinic.csv, "visits": changed}
+    stale = build_packages(clinic.spec, csv_files, tmp_path / "stale", extras=extras, data_archive=archive)
+
+    # Assert
+    for a, b in ((plain.full, reused.full), (plain.learner, reused.learner)):
+        assert _entries(a) == _entries(b)
+    assert _entries(stale.full)["visits.csv"] == changed.read_bytes()
+    assert _entries(stale.learner)["visits.csv"] == changed.read_bytes()
+    assert archive.exists()  # still there for a retried package step
+    with pytest.raises(PackageError, match="no CSV given for table"):
+        write_data_archive(clinic.spec, {"visits": clinic.csv["visits"]}, tmp_path / "x.zip")
 
 
 def test_metadata_json_is_valid_sdv_metadata(clinic: Generated, tmp_path) -> None:

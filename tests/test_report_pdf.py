@@ -3,8 +3,12 @@ states a missing quality report; table profiles agree with pandas on the same Pa
 
 from __future__ import annotations
 
+import io
+import os
 import re
 import subprocess
+import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -16,10 +20,11 @@ from pypdf import PdfReader
 from schemas.errors import InputError
 from schemas.quality import QualityReport
 from schemas.serialize import spec_from_data
+from tasks import charts
 from tasks.answers import compute_answers
 from tasks.engine.output import generate_to_files
 from tasks.profiles import profile_tables, sample_tables
-from tasks.report_pdf import NO_QUALITY, SECTION_TITLES, build_pdf
+from tasks.report_pdf import NO_QUALITY, SECTION_TITLES, build_pdf, chart_jobs
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -94,6 +99,92 @@ def test_pdf_for_the_fixture_domain(tmp_path: Path) -> None:
     assert all(title in text for title in SECTION_TITLES)
     assert "The answer is invoices = " in text
     _assert_pages_not_blank(out, tmp_path)
+
+
+def test_pdf_streams_are_binary_not_ascii85(retail, tmp_path: Path) -> None:
+    """Images go in as compressed binary streams: no pure-Python ASCII85 pass, a smaller file."""
+    spec, files, key, profiles = retail
+    out = build_pdf(spec, key, profiles, None, tmp_path / "quality_report.pdf", scenarios=files.scenarios)
+    data = out.read_bytes()
+    assert b"/FlateDecode" in data and b"/ASCII85Decode" not in data
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def test_helpers_render_the_same_figures_as_one_process(retail) -> None:
+    """Forked helpers share the work; every figure comes back, byte for byte as rendered alone."""
+    spec, files, key, profiles = retail
+    jobs = chart_jobs(spec, key, profiles, quality_report(), files.scenarios)
+
+    alone = charts.render_all(jobs, workers=1)
+    shared = charts.render_all(jobs, workers=3)
+
+    assert list(shared) == list(jobs)
+    assert shared == alone
+    pngs = [png for png in alone.values() if png]
+    assert len(pngs) >= 12
+    for png in pngs:
+        with Image.open(io.BytesIO(png)) as image:
+            assert image.format == "PNG" and image.mode == "RGB"  # opaque: no soft mask in the PDF
+            assert image.width >= 600
+
+
+def _wait_then(value: bytes):
+    def job() -> bytes:
+        time.sleep(0.05)
+        return value
+
+    return job
+
+
+def _fail() -> bytes:
+    raise ValueError("no such column: revenue")
+
+
+def _warn() -> bytes:
+    warnings.warn("a chart had nothing to show", UserWarning, stacklevel=1)
+    return b"warned"
+
+
+def test_a_failing_figure_raises_here_and_warnings_reach_the_caller() -> None:
+    """A helper's failure is not swallowed: the job runs again in the caller and raises; warnings come through."""
+    many = {f"wait{i}": _wait_then(str(i).encode()) for i in range(6)}
+
+    with pytest.raises(ValueError, match="no such column: revenue"):
+        charts.render_all({**many, "broken": _fail}, workers=2)
+    with pytest.warns(UserWarning, match="a chart had nothing to show"):
+        result = charts.render_all({**many, **{f"warn{i}": _warn for i in range(4)}}, workers=2)
+    assert result == {**{f"wait{i}": str(i).encode() for i in range(6)}, **{f"warn{i}": b"warned" for i in range(4)}}
+
+
+def test_a_helper_that_hangs_is_stopped_and_its_figure_made_here(monkeypatch) -> None:
+    """A stuck helper (say, a lock held at the fork) costs a grace period, never a hung report."""
+    monkeypatch.setattr(charts, "HELPER_GRACE_SECONDS", 0.3)
+    parent = os.getpid()
+
+    def stuck_in_a_helper(value: bytes):
+        def job() -> bytes:
+            while os.getpid() != parent:
+                time.sleep(1)
+            time.sleep(0.01)
+            return value
+
+        return job
+
+    jobs = {f"job{i}": stuck_in_a_helper(str(i).encode()) for i in range(5)}
+    assert charts.render_all(jobs, workers=2) == {f"job{i}": str(i).encode() for i in range(5)}
+
+
+def test_chart_workers_can_be_set(monkeypatch) -> None:
+    monkeypatch.setenv("DATAFACTORY_CHART_WORKERS", "1")
+    assert charts.chart_workers() == 1
+    monkeypatch.setenv("DATAFACTORY_CHART_WORKERS", "many")
+    with pytest.raises(ValueError, match="DATAFACTORY_CHART_WORKERS must be a whole number"):
+        charts.chart_workers()
+    monkeypatch.delenv("DATAFACTORY_CHART_WORKERS")
+    assert charts.chart_workers() is None  # decided from the idle CPUs
+    assert charts.render_all({f"wait{i}": _wait_then(b"x") for i in range(4)}) == {f"wait{i}": b"x" for i in range(4)}
 
 
 # --------------------------------------------------------------------------- profiles

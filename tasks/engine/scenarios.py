@@ -22,7 +22,7 @@ import pandas as pd
 
 from schemas.spec import CategoricalGenerator, ChallengeSpec, ColumnSpec, ScenarioSpec
 from tasks.engine.evaluate import evaluate
-from tasks.engine.types import as_dates
+from tasks.engine.types import as_dates, declared_decimals
 
 
 def scenario_mask(
@@ -60,13 +60,19 @@ def apply_column_scenarios(ctx, column: ColumnSpec, values: pd.Series) -> pd.Ser
             decimals = getattr(column.generator, "decimals", None)
             if column.type == "int":
                 scaled = np.round(scaled)
+            elif column.type == "decimal":
+                # stored rounded, so what derives from it must see the rounded value too
+                scaled = np.round(scaled, declared_decimals(column))
             elif decimals is not None:
                 scaled = np.round(scaled, decimals)
             x[mask] = scaled
             values = pd.Series(x)
         elif effect.kind == "shift_weights":
-            values = values.copy()
+            values = values.copy().astype(object)
             values[mask] = _reweighted(ctx.subset(mask, f"scenario={scenario.name}"), column, scenario)
+            if column.type in ("int", "float", "decimal"):
+                # a numeric category (a fee of 0.0 / 1.99) stays a number, so expressions can add it
+                values = pd.to_numeric(values)
     return values
 
 

@@ -49,8 +49,7 @@ def column_to_arrow(values: pd.Series, column: ColumnSpec) -> pa.Array:
                 ints = np.where(missing, 0, np.round(x)).astype(np.int64)
                 return pa.array(ints, type=pa.int64(), mask=missing if missing.any() else None)
             if column.type == "decimal":
-                decimals = getattr(column.generator, "decimals", None)
-                x = np.round(x, 2 if decimals is None else decimals)
+                x = np.round(x, declared_decimals(column))
             return pa.array(x, type=pa.float64(), from_pandas=True)
         case "bool":
             return pa.array(pd.array(values, dtype="boolean"), type=pa.bool_())
@@ -104,3 +103,13 @@ def arrow_to_frame(data: pa.Table) -> pd.DataFrame:
 def cast_table(frame: pd.DataFrame, table: TableSpec) -> pd.DataFrame:
     """Give every column its spec type (nullable ints stay ints, dates become dates)."""
     return arrow_to_frame(to_arrow(frame, table))
+
+
+def declared_decimals(column: ColumnSpec) -> int:
+    """Decimals a decimal column is stored with: its generator's (the widest case of a conditional), else 2."""
+    gen = column.generator
+    if gen.kind == "conditional":
+        found = [c.decimals for c in [*gen.cases.values(), gen.default] if getattr(c, "decimals", None) is not None]
+        return max(found) if found else 2
+    decimals = getattr(gen, "decimals", None)
+    return 2 if decimals is None else decimals

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,26 @@ CATEGORY_ORDER = (
     "coverage",
 )
 SITE = "instructor"
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def _import_gx() -> None:
+    with _IMPORT_LOCK:
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        import great_expectations  # noqa: F401 - warms the import for validate_with_gx
+
+
+def preload_gx() -> threading.Thread:
+    """Import GX in a background thread (seconds of Python) while DuckDB computes the metrics.
+
+    DuckDB releases the GIL while it scans, so the two overlap even on a busy machine; the import is
+    finished (joined) before the suites are built.
+    """
+    thread = threading.Thread(target=_import_gx, name="gx-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def _expectation(check: Check):

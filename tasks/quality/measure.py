@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import duckdb
 import numpy as np
@@ -32,6 +33,30 @@ class MeasureContext:
         self.con = con
         self.frames = frames
         self.schema = schema
+        self._answers: dict[str, Future] = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    def start_questions(self, questions: list[QuestionSpec]) -> None:
+        """Run the questions on a second cursor of the same database while the other checks run.
+
+        DuckDB releases the GIL while it runs a query, so the questions overlap the Python parts of the
+        validation (GX import and run, example rows); ``question`` then only waits for its result.
+        """
+        if not questions:
+            return
+        cursor = self.con.cursor()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="quality-questions")
+        for question in questions:
+            self._answers[question.id] = self._pool.submit(_answer, cursor, question)
+        self._pool.submit(cursor.close)
+        self._pool.shutdown(wait=False)
+
+    def close(self) -> None:
+        """Wait for questions still running (the connection must outlive them)."""
+        for future in self._answers.values():
+            future.cancel()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def count(self, table: str, predicate: str) -> int:
         return int(self.con.execute(f"SELECT count(*) FROM {q(table)} WHERE {predicate}").fetchone()[0])
@@ -70,11 +95,10 @@ class MeasureContext:
         return self._rows(table, parent, bad, lambda i: f"{column}={actual.iloc[i]}, children give {expected.iloc[i]}")
 
     def question(self, question: QuestionSpec) -> Measured:
-        try:
-            result = run_query(self.con, question.sql)
-        except Exception as exc:  # noqa: BLE001 - the error is the finding
-            return Measured(0, 1, (f"{type(exc).__name__}: {str(exc).splitlines()[0]}",))
-        return Measured(len(result), 0 if len(result) else 1, () if len(result) else ("no rows",))
+        started = self._answers.get(question.id)
+        if started is not None and not started.cancelled():
+            return started.result()
+        return _answer(self.con, question)
 
     def _rows(self, table: str, frame: pd.DataFrame, bad: np.ndarray, describe) -> Measured:
         count = int(bad.sum())
@@ -83,6 +107,14 @@ class MeasureContext:
         where = np.flatnonzero(bad)[:EXAMPLES]
         keys = row_keys(frame.iloc[where], self.schema.spec.table(table)).tolist()
         return Measured(count, count, tuple(f"{k}: {describe(i)}" for k, i in zip(keys, where, strict=True)))
+
+
+def _answer(con: duckdb.DuckDBPyConnection, question: QuestionSpec) -> Measured:
+    try:
+        result = run_query(con, question.sql)
+    except Exception as exc:  # noqa: BLE001 - the error is the finding
+        return Measured(0, 1, (f"{type(exc).__name__}: {str(exc).splitlines()[0]}",))
+    return Measured(len(result), 0 if len(result) else 1, () if len(result) else ("no rows",))
 
 
 def _differs(actual: pd.Series, expected: pd.Series, tolerance: float = 0.006) -> np.ndarray:

@@ -19,7 +19,7 @@ from schemas.quality import CATEGORIES, CategoryResult, Finding, IssueLogEntry, 
 from schemas.spec import ChallengeSpec
 from tasks.engine.messiness import format_values, row_keys, to_arrow_lenient
 from tasks.quality.checks import Check, Measured
-from tasks.quality.gx_suites import validate_with_gx
+from tasks.quality.gx_suites import preload_gx, validate_with_gx
 from tasks.quality.measure import MeasureContext, add_examples, measure_checks
 from tasks.quality.suites import Schema, build_checks
 from tasks.sql_sandbox import sandbox
@@ -47,11 +47,13 @@ def run_quality(
         there is an unplanned defect or a logged planted issue missing from the data.
     """
     started = time.perf_counter()
+    gx_import = preload_gx()
     issue_log = issue_log or []
     known = {t.name for t in spec.tables}
     frames = {name: frame for name, frame in tables.items() if name in known}
     arrow = {name: to_arrow_lenient(frame, spec.table(name)) for name, frame in frames.items()}
     con = sandbox(arrow)
+    ctx: MeasureContext | None = None
     try:
         types: dict[str, dict[str, str]] = defaultdict(dict)
         for table, column, data_type in con.execute(
@@ -62,8 +64,10 @@ def run_quality(
         schema = Schema(spec, dict(types), rows)
         checks = build_checks(spec, schema.types, rows)
         ctx = MeasureContext(con, frames, schema)
+        ctx.start_questions(list(spec.questions))
         measured, seconds = measure_checks(checks, ctx)
         gx_started = time.perf_counter()
+        gx_import.join()
         success = validate_with_gx(checks, measured, data_docs_dir)
         gx_seconds = time.perf_counter() - gx_started
         for check in checks:
@@ -71,6 +75,8 @@ def run_quality(
                 measured[check.id] = add_examples(check, measured[check.id], ctx)
         present = _planted_present(spec, frames, issue_log)
     finally:
+        if ctx is not None:
+            ctx.close()
         con.close()
     report = build_report(checks, measured, success, issue_log, present, seconds, gx_seconds)
     if data_docs_dir is not None and (data_docs_dir / "index.html").exists():

@@ -24,6 +24,7 @@ from schemas.expressions import parse_expression
 
 Kind = str
 _COMPARE = {ast.Eq: "=", ast.NotEq: "<>", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+_TEXT_FUNCTIONS = ("lower", "upper", "slug", "concat", "zfill")
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 
@@ -135,9 +136,11 @@ class _Translator:
             sql, kind, nullable = self.column(node.id)
             if kind == "text" and not nullable:
                 return sql
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id in ("lower", "upper", "slug", "concat", "zfill"):
-                sql, kind = self.node(node)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _TEXT_FUNCTIONS:
+            return self.node(node)[0]  # their arguments are checked to be safe text when translated
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            sql, kind = self.node(node)  # text + text: each side was checked when translated
+            if kind == "text":
                 return sql
         raise Untranslatable("text that may be empty or is not text")
 
@@ -169,7 +172,9 @@ class _Translator:
         current = left
         for op, comp in zip(ops, comparators, strict=True):
             if isinstance(op, (ast.In, ast.NotIn)):
-                if not isinstance(comp, (ast.Tuple, ast.List)) or not all(isinstance(e, ast.Constant) for e in comp.elts):
+                if not isinstance(comp, (ast.Tuple, ast.List)) or not all(
+                    isinstance(e, ast.Constant) for e in comp.elts
+                ):
                     raise Untranslatable("'in' over something else than constants")
                 value, kind = self.node(current)
                 options = [_lit(e.value) for e in comp.elts]
@@ -275,6 +280,6 @@ class _Translator:
         if name == "zfill":
             if not isinstance(args[1], ast.Constant) or not isinstance(args[1].value, int):
                 raise Untranslatable("zfill() to a computed width")
-            text = self.safe_text(args[0])
-            return f"(CASE WHEN length({text}) >= {args[1].value} THEN {text} ELSE lpad({text}, {args[1].value}, '0') END)", "text"
+            text, width = self.safe_text(args[0]), args[1].value
+            return f"(CASE WHEN length({text}) >= {width} THEN {text} ELSE lpad({text}, {width}, '0') END)", "text"
         raise Untranslatable(f"function {name}")
