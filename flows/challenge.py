@@ -29,6 +29,7 @@ from tasks.designer_offline import apply_feedback
 from tasks.engine.planner import spec_fingerprint
 from tasks.phases import (
     answers_task,
+    archive_task,
     design_task,
     generate_task,
     learn_sample_task,
@@ -294,25 +295,27 @@ def _run_phases(  # noqa: C901 - reads as the list of phases
             files = generate_task(spec, work_dir, settings)  # resumes by itself from finished chunks
     with step("messiness"):
         files = persisted(messiness_task, settings)(spec, files, work_dir)
-    with step("quality"):
+    # the checks, the answer key and the CSV compression are independent: they run side by side
+    with step("quality+answers"):
+        archive = archive_task.submit(spec, files, work_dir)
+        answers_future = persisted(answers_task, settings).submit(spec, files, settings)
         quality = persisted(quality_task, settings)(spec, files, work_dir)
         if sdv_scores is not None:
             quality.report = quality.report.model_copy(update={"sdv": sdv_scores})
         publish_quality(quality.report)
-    if approval == "auto" and blocking_defects(quality.report, sample_mode=learned is not None):
-        raise ChecksFailed(
-            f"quality found {quality.report.unplanned_defects} unplanned defect(s); see the 'quality-report' "
-            f"artifact, or run `datafactory validate {work_dir}`"
-        )
-    with step("answers"):
-        answers = persisted(answers_task, settings)(spec, files, settings)
+        if approval == "auto" and blocking_defects(quality.report, sample_mode=learned is not None):
+            raise ChecksFailed(
+                f"quality found {quality.report.unplanned_defects} unplanned defect(s); see the 'quality-report' "
+                f"artifact, or run `datafactory validate {work_dir}`"
+            )
+        answers = answers_future.result()
     with step("reports"):
         reports = persisted(reports_task, settings)(spec, files, answers, quality.report, work_dir)
     emit("phase-done", phase=4, name="data, quality, answers, reports", rows=files.row_counts)
 
     # --- Phase 5: package and storage ----------------------------------------------------------
     with step("package"):
-        paths = package_task(spec, files, reports, quality, work_dir)
+        paths = package_task(spec, files, reports, quality, work_dir, archive.result())
     with step("store"):
         stored = store_task(paths, storage, run_name, settings)
     create_link_artifact(

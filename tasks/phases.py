@@ -207,9 +207,22 @@ def reports_task(
     return reports
 
 
+@task(name="compress-data")
+def archive_task(spec: ChallengeSpec, files: DatasetFiles, work_dir: Path) -> Path:
+    """Deflate the CSVs both packages share while the checks and reports run (zlib leaves the GIL)."""
+    from tasks.package import write_data_archive
+
+    return write_data_archive(spec, files.csv, work_dir / "package-data.zip")
+
+
 @task(name="build-package")
 def package_task(
-    spec: ChallengeSpec, files: DatasetFiles, reports: Reports, quality: QualityOutcome | None, work_dir: Path
+    spec: ChallengeSpec,
+    files: DatasetFiles,
+    reports: Reports,
+    quality: QualityOutcome | None,
+    work_dir: Path,
+    data_archive: Path | None = None,
 ):
     from tasks.package import build_packages
 
@@ -221,7 +234,15 @@ def package_task(
     package_dir = work_dir / "package"
     if package_dir.exists():
         shutil.rmtree(package_dir)
-    return build_packages(spec, files.csv, package_dir, extras=extras, not_produced=reports.not_produced)
+    return build_packages(
+        spec,
+        files.csv,
+        package_dir,
+        extras=extras,
+        not_produced=reports.not_produced,
+        parquet=files.parquet,
+        data_archive=data_archive,
+    )
 
 
 @task(name="store-package", retries=3, retry_delay_seconds=[1, 5, 20])

@@ -473,7 +473,28 @@ def _quality(quality: QualityReport | None, styles, pngs: dict[str, bytes | None
         story.append(
             _p("Planted issues the checks did not find: " + "; ".join(quality.planted_missing), styles["body"])
         )
+    if quality.sdv is not None:
+        story += _sdv_scores(quality.sdv, styles)
     story.append(PageBreak())
+    return story
+
+
+def _sdv_scores(scores, styles) -> list:
+    """Learn-from-sample mode: SDV's diagnostic and quality scores, synthetic data vs the author's sample."""
+    story = [
+        CondPageBreak(50 * mm),
+        _p("Synthetic vs sample (SDV)", styles["h2"]),
+        _p(
+            f"The data was learned from the author's sample ({scores.method or 'SDV'}). SDV diagnostic score "
+            f"{scores.diagnostic:.1%} (validity and structure), quality score {scores.quality:.1%} "
+            "(statistical similarity to the sample).",
+            styles["body"],
+        ),
+    ]
+    properties = [[f"diagnostic: {k}", f"{v:.1%}"] for k, v in scores.diagnostic_properties.items()]
+    properties += [[f"quality: {k}", f"{v:.1%}"] for k, v in scores.quality_properties.items()]
+    if properties:
+        story.append(_table(["Property", "Score"], properties, [3, 1], styles))
     return story
 
 

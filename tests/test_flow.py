@@ -227,7 +227,14 @@ def test_learn_from_sample_runs_phases_3_to_5_on_synthetic_data(tmp_path: Path) 
     with zipfile.ZipFile(result.package) as zf:
         names = set(zf.namelist())
         customers = zf.read("customers.csv").decode()
+        pdf = zf.read("quality_report.pdf")
     assert {"metadata.json", "challenge.yaml", "customers.csv", "orders.csv"} <= names
+    import io
+
+    from pypdf import PdfReader
+
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Synthetic vs sample (SDV)" in text, "SDV's scores belong in the quality report"
     sample_emails = {line.split(",")[3] for line in (sample / "customers.csv").read_text().splitlines()[1:]}
     assert not [e for e in sample_emails if e and e in customers], "an identifying value was copied from the sample"
     assert result.row_counts["orders"] == 3_000
