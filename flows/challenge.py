@@ -6,9 +6,10 @@ person answers (``manual``) or the phase's checks do (``auto``). A rejected run 
 """
 
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -58,6 +59,15 @@ class PhaseOutput:
 
 
 Produce = Callable[[str | None, int, ChallengeSpec | None], PhaseOutput]
+
+
+def warm_imports() -> None:
+    """Load the heavy libraries of phase 4 while phases 1-3 run (or wait for a person)."""
+    import importlib
+
+    for module in ("great_expectations", "matplotlib.pyplot", "reportlab.platypus", "openpyxl"):
+        with suppress(Exception):
+            importlib.import_module(module)
 
 
 @contextmanager
@@ -188,6 +198,7 @@ def challenge_flow(
     """
     settings = Settings(**({"output_dir": Path(output_dir)} if output_dir else {}))
     check_inputs(brief, rows, variant)
+    threading.Thread(target=warm_imports, name="warm-imports", daemon=True).start()
     run_id = str(flow_run.get_id() or "local")
     # a seed drawn from the run id stays the same when a suspended or crashed run starts again
     seed = (
