@@ -314,6 +314,30 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def connected_components(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Groups of nodes linked in either direction (``graph``: node -> nodes it points at)."""
+    undirected: dict[str, set[str]] = {n: set() for n in graph}
+    for node, targets in graph.items():
+        for target in targets:
+            undirected.setdefault(target, set())
+            undirected[node].add(target)
+            undirected[target].add(node)
+    seen: set[str] = set()
+    groups = []
+    for start in sorted(undirected):
+        if start in seen:
+            continue
+        group, todo = set(), [start]
+        while todo:
+            node = todo.pop()
+            if node not in group:
+                group.add(node)
+                todo.extend(undirected[node] - group)
+        seen |= group
+        groups.append(group)
+    return groups
+
+
 def _check_questions(spec: ChallengeSpec) -> Iterator[str]:
     scenario_names = [s.name for s in spec.scenarios]
     for question in spec.questions:

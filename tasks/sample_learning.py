@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from schemas.checks import connected_components
 from schemas.errors import DataFactoryError, InputError
 from schemas.serialize import spec_from_data
 from schemas.spec import NAME_PATTERN, ChallengeSpec, NumericGenerator
@@ -373,23 +374,10 @@ def _check_keys(tables: dict[str, pd.DataFrame], metadata: dict[str, Any], keys:
 
 
 def _components(names: set[str], keys: list[_Key]) -> list[set[str]]:
-    links: dict[str, set[str]] = {n: set() for n in names}
-    for k in keys:
-        links[k.child].add(k.parent)
-        links[k.parent].add(k.child)
-    groups, seen = [], set()
-    for start in sorted(names):
-        if start in seen:
-            continue
-        group, todo = set(), [start]
-        while todo:
-            node = todo.pop()
-            if node not in group:
-                group.add(node)
-                todo.extend(links[node] - group)
-        seen |= group
-        groups.append(group)
-    return groups
+    graph: dict[str, set[str]] = {n: set() for n in names}
+    for key in keys:
+        graph[key.child].add(key.parent)
+    return connected_components(graph)
 
 
 # --------------------------------------------------------------------------- domain and main table

@@ -24,7 +24,7 @@ from sqlglot import exp
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
-from schemas.checks import find_cycle
+from schemas.checks import connected_components, find_cycle
 from schemas.results import QuestionCheck, SchemaValidation
 from schemas.spec import (
     CategoricalGenerator,
@@ -208,25 +208,7 @@ def _check_graph(spec: ChallengeSpec) -> list[str]:
 
 
 def _components(graph: dict[str, set[str]]) -> list[set[str]]:
-    undirected = {n: set() for n in graph}
-    for node, parents in graph.items():
-        for parent in parents:
-            undirected[node].add(parent)
-            undirected[parent].add(node)
-    seen: set[str] = set()
-    groups = []
-    for start in sorted(undirected):
-        if start in seen:
-            continue
-        group, todo = set(), [start]
-        while todo:
-            node = todo.pop()
-            if node not in group:
-                group.add(node)
-                todo.extend(undirected[node] - group)
-        seen |= group
-        groups.append(group)
-    return groups
+    return connected_components(graph)
 
 
 def _family(column_type: str) -> str:
