@@ -118,7 +118,8 @@ def _connection(
             raise InputError(f"{name}: expected a DataFrame, Arrow table or Parquet path, got {type(data).__name__}")
         tables[name] = data
     frames = tables if all(isinstance(t, pd.DataFrame) for t in tables.values()) else None
-    return sandbox(tables, spec), True, frames
+    # one thread: rows that tie under ORDER BY come out in the same order every time (a reproducible key)
+    return sandbox(tables, spec, threads=1), True, frames
 
 
 # --------------------------------------------------------------------------- one question

@@ -177,7 +177,8 @@ def answers_task(spec: ChallengeSpec, files: DatasetFiles, settings: Settings) -
     from tasks.answers import compute_answers
     from tasks.sql_sandbox import sandbox
 
-    con = sandbox({name: pq.read_table(path) for name, path in files.parquet.items()})
+    # one thread: rows that tie under ORDER BY come out in the same order every time (a reproducible key)
+    con = sandbox({name: pq.read_table(path) for name, path in files.parquet.items()}, threads=1)
     return compute_answers(spec, con, scenarios=files.scenarios, settings=settings)
 
 

@@ -30,7 +30,7 @@ class SqlRefused(DataFactoryError):
 
 
 def sandbox(
-    tables: Mapping[str, pa.Table | pd.DataFrame], spec: ChallengeSpec | None = None
+    tables: Mapping[str, pa.Table | pd.DataFrame], spec: ChallengeSpec | None = None, *, threads: int = 2
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB holding ``tables`` (copied in), with outside access off and locked.
 
@@ -38,7 +38,7 @@ def sandbox(
         tables: name -> Arrow table or DataFrame (DataFrames are typed by ``spec`` when given).
         spec: the challenge spec, for the column types of DataFrames.
     """
-    con = duckdb.connect(":memory:", config=dict(_LOCKED_CONFIG))
+    con = duckdb.connect(":memory:", config=dict(_LOCKED_CONFIG) | {"threads": threads})
     for name, data in tables.items():
         if isinstance(data, pd.DataFrame):
             data = to_arrow(data, spec.table(name)) if spec is not None else pa.Table.from_pandas(data)
