@@ -153,7 +153,8 @@ def cmd_approve(args: argparse.Namespace) -> int:
     from prefect.client.orchestration import get_client
     from prefect.flow_runs import resume_flow_run
 
-    from flows.gates import GateInput, validate_edited_spec
+    from flows.gates import GateInput
+    from schemas.serialize import spec_from_yaml
 
     run_id = _run_uuid(args.run_id)
     spec_yaml = None
@@ -162,7 +163,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
         if not path.is_file():
             return _fail(f"spec file '{path}' does not exist")
         spec_yaml = path.read_text()
-        validate_edited_spec(spec_yaml)  # a bad edit is refused here; the run keeps waiting
+        spec_from_yaml(spec_yaml)  # a bad edit is refused here; the run keeps waiting
     decision = "reject" if args.reject else "regenerate" if args.regenerate else "approve"
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(run_id)

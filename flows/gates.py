@@ -78,8 +78,3 @@ def decide(
     return pause_flow_run(
         wait_for_input=form, timeout=timeout, poll_interval=max(1, int(poll_interval)), key=gate_key(gate, attempt)
     )
-
-
-def validate_edited_spec(text: str) -> ChallengeSpec:
-    """For the CLI: validate an edited spec before resuming, so a bad file never reaches the run."""
-    return spec_from_yaml(text)

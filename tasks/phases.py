@@ -133,8 +133,10 @@ def shipped_tables(spec: ChallengeSpec, files: DatasetFiles) -> dict[str, pd.Dat
     from tasks.quality.package_io import read_table_csv
 
     messy = {rule.table for rule in spec.messiness}
-    clean = read_tables(DatasetFiles({n: p for n, p in files.parquet.items() if n not in messy}, {}, {}))
-    return clean | {name: read_table_csv(files.csv[name], spec.table(name)) for name in messy}
+    return {
+        name: read_table_csv(files.csv[name], spec.table(name)) if name in messy else pq.read_table(path).to_pandas()
+        for name, path in files.parquet.items()
+    }
 
 
 @dataclass
@@ -175,11 +177,8 @@ def quality_task(spec: ChallengeSpec, files: DatasetFiles, work_dir: Path) -> Qu
 @task(name="answer-questions")
 def answers_task(spec: ChallengeSpec, files: DatasetFiles, settings: Settings) -> AnswerKey:
     from tasks.answers import compute_answers
-    from tasks.sql_sandbox import sandbox
 
-    # one thread: rows that tie under ORDER BY come out in the same order every time (a reproducible key)
-    con = sandbox({name: pq.read_table(path) for name, path in files.parquet.items()}, threads=1)
-    return compute_answers(spec, con, scenarios=files.scenarios, settings=settings)
+    return compute_answers(spec, files.parquet, scenarios=files.scenarios, settings=settings)
 
 
 @dataclass
@@ -290,6 +289,7 @@ def sample_preview_task(learned, spec: ChallengeSpec, rows: int) -> tuple[dict[s
 @task(name="synthesize-from-sample")
 def synthesize_task(learned, spec: ChallengeSpec, work_dir: Path):
     """Fit SDV on the sample, sample the full size, and write the tables like the engine does."""
+    from tasks.engine.chunks import atomic
     from tasks.engine.output import write_csv
     from tasks.engine.types import to_arrow
     from tasks.sample_synthesis import synthesize
@@ -299,13 +299,8 @@ def synthesize_task(learned, spec: ChallengeSpec, work_dir: Path):
     for table in spec.tables:
         arrow = to_arrow(result.tables[table.name], table)
         folder = work_dir / "parquet" / table.name
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / "part-00000.parquet"
-        tmp = target.with_name(".part-00000.parquet.tmp")
-        pq.write_table(arrow, tmp)
-        tmp.replace(target)
+        atomic(folder / "part-00000.parquet", lambda path, data=arrow: pq.write_table(data, path))
         files.parquet[table.name] = folder
-        (work_dir / "csv").mkdir(parents=True, exist_ok=True)
         files.csv[table.name] = write_csv(arrow, work_dir / "csv" / f"{table.name}.csv")
         files.row_counts[table.name] = arrow.num_rows
     return files, result.scores
