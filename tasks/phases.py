@@ -253,7 +253,7 @@ def store_task(paths, storage_uri: str | None, folder: str, settings: Settings) 
     """
     from tasks.storage import storage_from_uri
 
-    storage = storage_from_uri(storage_uri or str(settings.output_dir / "packages"), settings)
+    storage = storage_from_uri(storage_uri or settings.storage or str(settings.output_dir / "packages"), settings)
     key = f"{folder}/{paths.full.name}"
     full = storage.put(paths.full, key)
     learner = storage.put(paths.learner, f"{folder}/{paths.learner.name}")

@@ -260,3 +260,10 @@ def test_cli_status_and_download_find_a_finished_run(tmp_path: Path, capsys) -> 
     assert main(["download", ids[0], "--to", str(tmp_path / "got")]) == 0
     copied = tmp_path / "got" / Path(result.package).name
     assert copied.read_bytes() == Path(result.package).read_bytes()
+
+
+def test_storage_setting_is_used_when_the_run_names_none(tmp_path: Path, monkeypatch) -> None:
+    """DATAFACTORY_STORAGE (documented in the README) decides where packages go when --storage is absent."""
+    monkeypatch.setenv("DATAFACTORY_STORAGE", str(tmp_path / "shelf"))
+    result = challenge_flow(brief=BRIEF, rows=300, seed=41, approval="auto", output_dir=str(tmp_path / "out"))
+    assert Path(result.package).is_relative_to(tmp_path / "shelf")
