@@ -33,7 +33,6 @@ class Settings(BaseSettings):
     llm_api_key: str | None = Field(None, description="falls back to OPENAI_API_KEY")
     llm_max_repairs: int = Field(2, ge=0)
 
-
     @field_validator("output_dir")
     @classmethod
     def absolute_output_dir(cls, value: Path) -> Path:

@@ -8,6 +8,7 @@ the provider's domain is too small, extend it with numeric suffixes.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -107,6 +108,9 @@ def faker_pool(provider: str, locale: str, seed: int, size: int) -> np.ndarray:
     fake = Faker(locale)  # a private instance: seeding the shared one would race between threads
     fake.seed_instance(seed)
     make = getattr(fake, provider)
+    elements = _element_list(make, provider)
+    if elements is not None:
+        return _draw_elements(elements, seed, size)
     values: dict[str, None] = {}
     attempts = 0
     # a provider with a small domain (state names) stops producing new values: give up after a while
@@ -114,6 +118,49 @@ def faker_pool(provider: str, locale: str, seed: int, size: int) -> np.ndarray:
         values[str(make())] = None
         attempts += 1
     pool = np.array(list(values), dtype=object)
+    pool.setflags(write=False)
+    return pool
+
+
+# providers that are exactly ``random_element(self.<list>)`` in Faker's base providers: their pool is
+# drawn from the list with numpy (weights kept) instead of thousands of Faker calls
+ELEMENT_LISTS = {
+    "first_name": "first_names",
+    "last_name": "last_names",
+    "first_name_male": "first_names_male",
+    "first_name_female": "first_names_female",
+    "state": "states",
+    "country": "countries",
+    "job": "jobs",
+    "company_suffix": "company_suffixes",
+}
+
+
+def _element_list(make, provider: str) -> Sequence | Mapping | None:
+    """The list ``make`` picks from, when the locale keeps the base provider's ``random_element`` method."""
+    attribute = ELEMENT_LISTS.get(provider)
+    func = getattr(make, "__func__", None)
+    owner = getattr(make, "__self__", None)
+    if attribute is None or func is None or owner is None:
+        return None
+    # a locale that overrides the method (a module below faker.providers.<kind>) builds values its own way
+    if func.__module__.count(".") != 2 or func.__qualname__ != f"Provider.{provider}":
+        return None
+    elements = getattr(owner, attribute, None)
+    return elements if isinstance(elements, (Sequence, Mapping)) and len(elements) else None
+
+
+def _draw_elements(elements: Sequence | Mapping, seed: int, size: int) -> np.ndarray:
+    """Up to ``size`` distinct elements drawn without replacement, by their weights when Faker gives some."""
+    weights: dict[str, float] = {}
+    pairs = elements.items() if isinstance(elements, Mapping) else ((e, 1.0) for e in elements)
+    for value, weight in pairs:
+        weights[str(value)] = weights.get(str(value), 0.0) + float(weight)
+    names = np.array(list(weights), dtype=object)
+    p = np.fromiter(weights.values(), dtype=float, count=len(weights))
+    take = min(size, len(names))
+    chosen = np.random.default_rng(seed).choice(len(names), size=take, replace=False, p=p / p.sum())
+    pool = names[chosen]
     pool.setflags(write=False)
     return pool
 

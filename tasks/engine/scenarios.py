@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.spec import CategoricalGenerator, ChallengeSpec, ColumnSpec, ScenarioSpec
 from tasks.engine.evaluate import evaluate
@@ -160,6 +162,9 @@ def _text_equals(values: pd.Series, text: str) -> np.ndarray:
         labels = np.asarray([*values.cat.categories.astype(str), str(np.nan)], dtype=object)
         codes = values.cat.codes.to_numpy()
         return (labels == text)[np.where(codes < 0, len(labels) - 1, codes)]
+    if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_string(values.dtype.pyarrow_dtype):
+        # compared in Arrow: converting a million Arrow strings to Python objects costs a third of a second
+        return pc.fill_null(pc.equal(pa.array(values.array), text), False).to_numpy(zero_copy_only=False)
     return (values.astype(str) == text).to_numpy()
 
 
