@@ -169,9 +169,10 @@ def quality_task(spec: ChallengeSpec, files: DatasetFiles, work_dir: Path) -> Qu
 
     docs = (work_dir / "instructor" / "data_docs").resolve()
     tables = shipped_tables(spec, files)
-    report = run_quality(spec, tables, issue_log=files.issue_log or None, data_docs_dir=docs)
+    # the docs render in a forked process while the answers and reports run; the package waits for them
+    report = run_quality(spec, tables, issue_log=files.issue_log or None, data_docs_dir=docs, docs_in_background=True)
     log = work_dir / "instructor" / "issue_log.csv"
-    return QualityOutcome(report, log if log.exists() else None, docs if docs.exists() else None)
+    return QualityOutcome(report, log if log.exists() else None, docs)
 
 
 @task(name="answer-questions")
@@ -225,12 +226,17 @@ def package_task(
     data_archive: Path | None = None,
 ):
     from tasks.package import build_packages
+    from tasks.quality.gx_suites import wait_for_data_docs
 
     extras = dict(reports.files)
+    not_produced = dict(reports.not_produced)
     if quality and quality.issue_log:
         extras["instructor/issue_log.csv"] = quality.issue_log
     if quality and quality.data_docs:
-        extras["instructor/data_docs"] = quality.data_docs
+        if wait_for_data_docs(quality.data_docs) is not None:
+            extras["instructor/data_docs"] = quality.data_docs
+        else:  # a cached quality result whose work folder lost its docs
+            not_produced["instructor/data_docs"] = f"the data docs are no longer in {quality.data_docs}"
     package_dir = work_dir / "package"
     if package_dir.exists():
         shutil.rmtree(package_dir)
@@ -239,7 +245,7 @@ def package_task(
         files.csv,
         package_dir,
         extras=extras,
-        not_produced=reports.not_produced,
+        not_produced=not_produced,
         parquet=files.parquet,
         data_archive=data_archive,
     )

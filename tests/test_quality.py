@@ -22,6 +22,7 @@ from tasks.domains import load_blueprint
 from tasks.engine import generate_dataset
 from tasks.engine.messiness import apply_messiness, issue_log_to_csv, to_arrow_lenient
 from tasks.quality import render_report_table, run_quality, validate_package
+from tasks.quality.gx_suites import _build_docs, wait_for_data_docs
 
 RETAIL = Path(__file__).absolute().parent.parent / "domains" / "retail_ecommerce.yaml"
 
@@ -263,6 +264,31 @@ def test_data_docs_are_built_offline_into_the_given_folder(spec, clean, tmp_path
     assert report.data_docs == str(docs / "index.html")
     pages = {p.stem for p in (docs / "expectations").glob("*.html")}
     assert set(CATEGORIES) <= pages
+
+
+def test_data_docs_built_in_the_background_land_whole_once_waited_for(spec, clean, tmp_path) -> None:
+    """The flow renders the docs in a forked process; waiting gives the complete folder, never a partial one."""
+    docs = tmp_path / "docs"
+    (docs / "stale").mkdir(parents=True)  # an earlier run's docs are replaced, not mixed in
+    report = run_quality(spec, {k: v.head(300) for k, v in clean.items()}, data_docs_dir=docs, docs_in_background=True)
+    assert report.data_docs == str(docs / "index.html")
+    assert wait_for_data_docs(docs) == docs
+    assert (docs / "index.html").exists() and not (docs / "stale").exists()
+    assert set(CATEGORIES) <= {p.stem for p in (docs / "expectations").glob("*.html")}
+    assert not list(tmp_path.glob(".docs.*"))  # no staging folder or error file left behind
+    assert wait_for_data_docs(docs) == docs  # nothing pending any more: it only looks
+
+
+def test_a_failing_background_docs_build_is_raised_with_its_cause(tmp_path) -> None:
+    class Broken:
+        def build_data_docs(self, site_names):
+            raise ValueError("template exploded")
+
+    docs = tmp_path / "docs"
+    _build_docs(Broken(), tmp_path / ".docs.building", docs, background=True)
+    with pytest.raises(RuntimeError, match="template exploded"):
+        wait_for_data_docs(docs)
+    assert not docs.exists()
 
 
 def test_render_report_table_lists_every_category_and_the_findings(spec, clean) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -78,14 +79,21 @@ def metrics_frame(checks: list[Check], measured: dict[str, Measured]) -> pd.Data
 
 
 def validate_with_gx(
-    checks: list[Check], measured: dict[str, Measured], data_docs_dir: Path | None = None
+    checks: list[Check],
+    measured: dict[str, Measured],
+    data_docs_dir: Path | None = None,
+    *,
+    docs_in_background: bool = False,
 ) -> dict[str, bool]:
     """Run the 8 category suites on the metrics frame; check id -> success.
 
     Args:
         checks: every check (the suites are built from them).
         measured: check id -> metric.
-        data_docs_dir: when given, GX data docs (HTML) are built into this folder.
+        data_docs_dir: when given, GX data docs (HTML) are built into this folder (a temporary
+            folder renamed into place, so a reader never sees half of them).
+        docs_in_background: build the docs in a forked process and return as soon as the suites
+            have run; ``wait_for_data_docs(data_docs_dir)`` waits for them (and raises their error).
     """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
@@ -94,18 +102,21 @@ def validate_with_gx(
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    actions = []
+    building = None
     if data_docs_dir is not None:
-        data_docs_dir.mkdir(parents=True, exist_ok=True)
+        wait_for_data_docs(data_docs_dir)  # an earlier build into the same folder finishes first
+        building = _staging(data_docs_dir)
+        shutil.rmtree(building, ignore_errors=True)
+        _error_file(data_docs_dir).unlink(missing_ok=True)
+        building.mkdir(parents=True)
         context.add_data_docs_site(
             SITE,
             {
                 "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(data_docs_dir)},
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(building)},
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             },
         )
-        actions.append(gx.checkpoint.UpdateDataDocsAction(name="instructor_docs", site_names=[SITE]))
     frame = metrics_frame(checks, measured)
     source = context.data_sources.add_pandas("quality_metrics")
     batch = source.add_dataframe_asset("metrics").add_batch_definition_whole_dataframe("all")
@@ -123,7 +134,7 @@ def validate_with_gx(
         gx.Checkpoint(
             name="quality",
             validation_definitions=definitions,
-            actions=actions,
+            actions=[],  # the docs are built from the stored results below, possibly in another process
             # the report takes examples from DuckDB; GX's own result detail only matters for the data docs
             result_format={"result_format": "BASIC" if data_docs_dir is not None else "BOOLEAN_ONLY"},
         )
@@ -133,4 +144,71 @@ def validate_with_gx(
     for run in result.run_results.values():
         for item in run.results:  # grouped by column, not in suite order: keyed by the check id
             success[item.expectation_config.kwargs["column"]] = bool(item.success)
+    if data_docs_dir is not None:
+        _build_docs(context, building, data_docs_dir, docs_in_background)
     return success
+
+
+# --------------------------------------------------------------------------- data docs
+
+# folder -> pid of the forked process building its docs (in this process's lifetime)
+_PENDING_DOCS: dict[str, int] = {}
+_PENDING_LOCK = threading.Lock()
+
+
+def _staging(folder: Path) -> Path:
+    return folder.with_name(f".{folder.name}.building")
+
+
+def _error_file(folder: Path) -> Path:
+    return folder.with_name(f".{folder.name}.error")
+
+
+def _build_docs(context, building: Path, folder: Path, background: bool) -> None:
+    """Render the docs of the context's stored results into ``building``, then rename it to ``folder``.
+
+    Rendering is seconds of pure Python (Jinja templates): in the background it runs in a forked
+    process, on the other core, while the answers and reports run here.
+    """
+
+    def render() -> None:
+        context.build_data_docs(site_names=[SITE])
+        if not (building / "index.html").exists():
+            raise RuntimeError(f"Great Expectations wrote no index.html into {building}")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(building, folder)
+
+    if not (background and hasattr(os, "fork")):
+        render()
+        return
+    pid = os.fork()
+    if pid == 0:  # the child: only this thread exists; never return into the parent's code
+        code = 1
+        try:
+            render()
+            code = 0
+        except BaseException:  # noqa: BLE001 - reported to the parent by the exit status and the log file
+            import traceback
+
+            _error_file(folder).write_text(traceback.format_exc())
+        finally:
+            os._exit(code)
+    with _PENDING_LOCK:
+        _PENDING_DOCS[str(folder)] = pid
+
+
+def wait_for_data_docs(folder: Path) -> Path | None:
+    """Wait for a background build of ``folder`` started by this process; the folder when it holds docs.
+
+    Raises:
+        RuntimeError: the background build failed; the message carries its traceback.
+    """
+    with _PENDING_LOCK:
+        pid = _PENDING_DOCS.pop(str(folder), None)
+    if pid is not None:
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            error = _error_file(folder)
+            detail = error.read_text() if error.exists() else f"exit status {os.waitstatus_to_exitcode(status)}"
+            raise RuntimeError(f"building the GX data docs into {folder} failed:\n{detail}")
+    return folder if (folder / "index.html").exists() else None
