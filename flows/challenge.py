@@ -32,6 +32,7 @@ from tasks.phases import (
     answers_task,
     archive_task,
     design_task,
+    figures_task,
     generate_task,
     learn_sample_task,
     messiness_task,
@@ -305,11 +306,15 @@ def _run_phases(  # noqa: C901 - reads as the list of phases
             files = generate_task(spec, work_dir, settings)  # resumes by itself from finished chunks
     with step("messiness"):
         files = persisted(messiness_task, settings)(spec, files, work_dir)
-    # the checks, the answer key and the CSV compression are independent: they run side by side
-    with step("quality+answers"):
+    # the checks, the answer key and the CSV compression are independent: they run side by side, and
+    # the figures that need no quality report are drawn (with helper processes) while the checks run
+    with step("quality+answers+figures"):
         archive = archive_task.submit(spec, files, work_dir)
         answers_future = persisted(answers_task, settings).submit(spec, files, settings)
-        quality = persisted(quality_task, settings)(spec, files, work_dir)
+        quality_future = persisted(quality_task, settings).submit(spec, files, work_dir)
+        answers = answers_future.result()
+        figures = persisted(figures_task, settings)(spec, files, answers)
+        quality = quality_future.result()
         if sdv_scores is not None:
             quality.report = quality.report.model_copy(update={"sdv": sdv_scores})
         publish_quality(quality.report)
@@ -318,9 +323,8 @@ def _run_phases(  # noqa: C901 - reads as the list of phases
                 f"quality found {quality.report.unplanned_defects} unplanned defect(s); see the 'quality-report' "
                 f"artifact, or run `datafactory validate {work_dir}`"
             )
-        answers = answers_future.result()
     with step("reports"):
-        reports = persisted(reports_task, settings)(spec, files, answers, quality.report, work_dir)
+        reports = persisted(reports_task, settings)(spec, files, answers, quality.report, work_dir, figures)
     emit("phase-done", phase=4, name="data, quality, answers, reports", rows=files.row_counts)
 
     # --- Phase 5: package and storage ----------------------------------------------------------

@@ -169,8 +169,9 @@ def quality_task(spec: ChallengeSpec, files: DatasetFiles, work_dir: Path) -> Qu
 
     docs = (work_dir / "instructor" / "data_docs").resolve()
     tables = shipped_tables(spec, files)
-    # the docs render in a forked process while the answers and reports run; the package waits for them
-    report = run_quality(spec, tables, issue_log=files.issue_log or None, data_docs_dir=docs, docs_in_background=True)
+    # GX runs in a forked process (the figures are drawn here meanwhile); it renders the docs after its
+    # verdicts, while the reports are written, and the package waits for them
+    report = run_quality(spec, tables, issue_log=files.issue_log or None, data_docs_dir=docs, forked=True)
     log = work_dir / "instructor" / "issue_log.csv"
     return QualityOutcome(report, log if log.exists() else None, docs)
 
@@ -188,22 +189,53 @@ class Reports:
     not_produced: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class ReportInputs:
+    """What the reports read besides the quality report: profiles, samples and the figures drawn so far."""
+
+    profiles: Any
+    samples: dict[str, pd.DataFrame]
+    figures: dict[str, bytes | None] = field(default_factory=dict)
+
+
+@task(name="draw-figures")
+def figures_task(spec: ChallengeSpec, files: DatasetFiles, answers: AnswerKey) -> ReportInputs:
+    """Profiles, samples and every figure that needs no quality report (drawn while the checks run)."""
+    from tasks.profiles import profile_tables, sample_tables
+    from tasks.report_pdf import render_figures
+
+    profiles = profile_tables(spec, files.parquet)
+    samples = sample_tables(spec, files.parquet)
+    return ReportInputs(profiles, samples, render_figures(spec, answers, profiles, files.scenarios))
+
+
 @task(name="write-reports")
 def reports_task(
-    spec: ChallengeSpec, files: DatasetFiles, answers: AnswerKey, quality: QualityReport | None, work_dir: Path
+    spec: ChallengeSpec,
+    files: DatasetFiles,
+    answers: AnswerKey,
+    quality: QualityReport | None,
+    work_dir: Path,
+    inputs: ReportInputs | None = None,
 ) -> Reports:
     from tasks.profiles import profile_tables, sample_tables
     from tasks.report_excel import build_workbook
     from tasks.report_pdf import build_pdf
 
+    if inputs is None:
+        inputs = ReportInputs(profile_tables(spec, files.parquet), sample_tables(spec, files.parquet))
     reports = Reports()
-    profiles = profile_tables(spec, files.parquet)
-    samples = sample_tables(spec, files.parquet)
     reports.files["quality_report.pdf"] = build_pdf(
-        spec, answers, profiles, quality, work_dir / "quality_report.pdf", scenarios=files.scenarios
+        spec,
+        answers,
+        inputs.profiles,
+        quality,
+        work_dir / "quality_report.pdf",
+        scenarios=files.scenarios,
+        figures=inputs.figures,
     )
     reports.files["analytical_answers.xlsx"] = build_workbook(
-        spec, answers, profiles, quality, samples, work_dir / "analytical_answers.xlsx"
+        spec, answers, inputs.profiles, quality, inputs.samples, work_dir / "analytical_answers.xlsx"
     )
     return reports
 

@@ -124,6 +124,7 @@ def build_pdf(
     out_path: Path,
     *,
     scenarios: list[dict] | None = None,
+    figures: dict[str, bytes | None] | None = None,
 ) -> Path:
     """Write quality_report.pdf.
 
@@ -135,6 +136,8 @@ def build_pdf(
         out_path: where to write the PDF (its folder is created).
         scenarios: ``measure_scenarios`` output for the stated-vs-measured chart; taken from the
             answers' scenario checks when omitted.
+        figures: figures already rendered, by ``chart_jobs`` key (``render_figures``); the rest
+            are rendered here.
 
     Returns:
         ``out_path``.
@@ -147,7 +150,9 @@ def build_pdf(
     story += _summary(spec, answers, profiles, quality, styles)
     if scenarios is None:
         scenarios = _scenarios_from_answers(answers)
-    pngs = charts.render_all(chart_jobs(spec, answers, profiles, quality, scenarios))
+    pngs = dict(figures or {})
+    jobs = chart_jobs(spec, answers, profiles, quality, scenarios)
+    pngs |= charts.render_all({key: job for key, job in jobs.items() if key not in pngs})
     story += _problem(spec, styles, pngs)
     story += _schema(spec, profiles, styles, pngs)
     story += _profiles(spec, profiles, styles, pngs)
@@ -201,6 +206,18 @@ def _scenarios_from_answers(answers: AnswerKey) -> list[dict]:
         for a in answers.answers
         if a.scenario_check is not None
     ]
+
+
+def render_figures(
+    spec: ChallengeSpec, answers: AnswerKey, profiles: DatasetProfile, scenarios: list[dict] | None = None
+) -> dict[str, bytes | None]:
+    """Every figure that needs no quality report, by ``chart_jobs`` key, for ``build_pdf(figures=...)``.
+
+    Lets the flow draw them while the quality checks still run.
+    """
+    if scenarios is None:
+        scenarios = _scenarios_from_answers(answers)
+    return charts.render_all(chart_jobs(spec, answers, profiles, None, scenarios))
 
 
 def chart_jobs(

@@ -21,8 +21,8 @@ from schemas.spec import MessinessRule
 from tasks.domains import load_blueprint
 from tasks.engine import generate_dataset
 from tasks.engine.messiness import apply_messiness, issue_log_to_csv, to_arrow_lenient
-from tasks.quality import render_report_table, run_quality, validate_package
-from tasks.quality.gx_suites import _build_docs, wait_for_data_docs
+from tasks.quality import gx_suites, render_report_table, run_quality, validate_package
+from tasks.quality.gx_suites import wait_for_data_docs
 
 RETAIL = Path(__file__).absolute().parent.parent / "domains" / "retail_ecommerce.yaml"
 
@@ -266,11 +266,18 @@ def test_data_docs_are_built_offline_into_the_given_folder(spec, clean, tmp_path
     assert set(CATEGORIES) <= pages
 
 
-def test_data_docs_built_in_the_background_land_whole_once_waited_for(spec, clean, tmp_path) -> None:
-    """The flow renders the docs in a forked process; waiting gives the complete folder, never a partial one."""
+def test_gx_in_a_forked_process_gives_the_same_verdicts_and_whole_docs_once_waited_for(spec, clean, tmp_path) -> None:
+    """The flow runs GX in a forked process that renders the docs after its verdicts; waiting gives the whole folder."""
+    tables = {k: v.head(300) for k, v in clean.items()}
+    tables["customers"].loc[3, "email"] = "not-an-email"  # one failing check, so verdicts differ by check
     docs = tmp_path / "docs"
     (docs / "stale").mkdir(parents=True)  # an earlier run's docs are replaced, not mixed in
-    report = run_quality(spec, {k: v.head(300) for k, v in clean.items()}, data_docs_dir=docs, docs_in_background=True)
+    report = run_quality(spec, tables, data_docs_dir=docs, forked=True)
+    inline = run_quality(spec, tables)
+    assert [c.model_dump(exclude={"seconds"}) for c in report.categories] == [
+        c.model_dump(exclude={"seconds"}) for c in inline.categories
+    ]
+    assert report.verdict == "fail"
     assert report.data_docs == str(docs / "index.html")
     assert wait_for_data_docs(docs) == docs
     assert (docs / "index.html").exists() and not (docs / "stale").exists()
@@ -279,16 +286,25 @@ def test_data_docs_built_in_the_background_land_whole_once_waited_for(spec, clea
     assert wait_for_data_docs(docs) == docs  # nothing pending any more: it only looks
 
 
-def test_a_failing_background_docs_build_is_raised_with_its_cause(tmp_path) -> None:
-    class Broken:
-        def build_data_docs(self, site_names):
-            raise ValueError("template exploded")
+def test_failures_in_the_forked_gx_process_are_raised_with_their_cause(spec, clean, tmp_path, monkeypatch) -> None:
+    tables = {k: v.head(100) for k, v in clean.items()}
 
+    def broken_docs(context, folder):
+        raise ValueError("template exploded")
+
+    monkeypatch.setattr(gx_suites, "_render_docs", broken_docs)  # the fork inherits the patch
     docs = tmp_path / "docs"
-    _build_docs(Broken(), tmp_path / ".docs.building", docs, background=True)
+    run_quality(spec, tables, data_docs_dir=docs, forked=True)  # the verdicts still arrive
     with pytest.raises(RuntimeError, match="template exploded"):
         wait_for_data_docs(docs)
     assert not docs.exists()
+
+    def broken_suites(checks, measured, docs):
+        raise ValueError("suite exploded")
+
+    monkeypatch.setattr(gx_suites, "_run_suites", broken_suites)
+    with pytest.raises(RuntimeError, match="suite exploded"):
+        run_quality(spec, tables, forked=True)
 
 
 def test_render_report_table_lists_every_category_and_the_findings(spec, clean) -> None:

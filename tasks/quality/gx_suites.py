@@ -8,12 +8,15 @@ types). GX decides pass or fail and, when asked, builds the data docs (HTML) int
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
+import struct
 import threading
+import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 
@@ -83,18 +86,34 @@ def validate_with_gx(
     measured: dict[str, Measured],
     data_docs_dir: Path | None = None,
     *,
-    docs_in_background: bool = False,
+    forked: bool = False,
 ) -> dict[str, bool]:
     """Run the 8 category suites on the metrics frame; check id -> success.
 
     Args:
         checks: every check (the suites are built from them).
         measured: check id -> metric.
-        data_docs_dir: when given, GX data docs (HTML) are built into this folder (a temporary
+        data_docs_dir: when given, GX data docs (HTML) are built into this folder (a staging
             folder renamed into place, so a reader never sees half of them).
-        docs_in_background: build the docs in a forked process and return as soon as the suites
-            have run; ``wait_for_data_docs(data_docs_dir)`` waits for them (and raises their error).
+        forked: run GX in a forked process. This thread only waits for the verdicts (the GIL is
+            free for the process's other threads, on the other CPU); the docs are then rendered
+            there in the background, and ``wait_for_data_docs(data_docs_dir)`` waits for them.
+
+    Raises:
+        RuntimeError: the forked GX process failed; the message carries its traceback.
     """
+    if data_docs_dir is not None:
+        _prepare_docs_folder(data_docs_dir)
+    if not (forked and hasattr(os, "fork")):
+        context, success = _run_suites(checks, measured, data_docs_dir)
+        if data_docs_dir is not None:
+            _render_docs(context, data_docs_dir)
+        return success
+    return _run_forked(checks, measured, data_docs_dir)
+
+
+def _run_suites(checks: list[Check], measured: dict[str, Measured], docs: Path | None) -> tuple[Any, dict[str, bool]]:
+    """The GX context (its stores hold the results, for the docs) and check id -> success."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -102,18 +121,12 @@ def validate_with_gx(
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    building = None
-    if data_docs_dir is not None:
-        wait_for_data_docs(data_docs_dir)  # an earlier build into the same folder finishes first
-        building = _staging(data_docs_dir)
-        shutil.rmtree(building, ignore_errors=True)
-        _error_file(data_docs_dir).unlink(missing_ok=True)
-        building.mkdir(parents=True)
+    if docs is not None:
         context.add_data_docs_site(
             SITE,
             {
                 "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(building)},
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(_staging(docs))},
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             },
         )
@@ -134,9 +147,9 @@ def validate_with_gx(
         gx.Checkpoint(
             name="quality",
             validation_definitions=definitions,
-            actions=[],  # the docs are built from the stored results below, possibly in another process
+            actions=[],  # the docs are rendered from the stored results afterwards (``_render_docs``)
             # the report takes examples from DuckDB; GX's own result detail only matters for the data docs
-            result_format={"result_format": "BASIC" if data_docs_dir is not None else "BOOLEAN_ONLY"},
+            result_format={"result_format": "BASIC" if docs is not None else "BOOLEAN_ONLY"},
         )
     )
     result = checkpoint.run(batch_parameters={"dataframe": frame})
@@ -144,16 +157,63 @@ def validate_with_gx(
     for run in result.run_results.values():
         for item in run.results:  # grouped by column, not in suite order: keyed by the check id
             success[item.expectation_config.kwargs["column"]] = bool(item.success)
-    if data_docs_dir is not None:
-        _build_docs(context, building, data_docs_dir, docs_in_background)
-    return success
+    return context, success
+
+
+# --------------------------------------------------------------------------- GX in a forked process
+
+# folder -> pid of the forked process still rendering its docs (in this process's lifetime)
+_PENDING_DOCS: dict[str, int] = {}
+_PENDING_LOCK = threading.Lock()
+_LENGTH = struct.Struct("!Q")
+
+
+def _run_forked(checks: list[Check], measured: dict[str, Measured], docs: Path | None) -> dict[str, bool]:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: only this thread exists in it; it never returns into the caller
+        os.close(read_end)
+        _child(checks, measured, docs, write_end)
+    os.close(write_end)
+    # a length prefix, not end-of-file: a process forked meanwhile by another thread holds a copy of the pipe
+    with os.fdopen(read_end, "rb") as pipe:
+        header = pipe.read(_LENGTH.size)
+        payload = json.loads(pipe.read(_LENGTH.unpack(header)[0])) if len(header) == _LENGTH.size else {}
+    if "success" in payload and docs is not None:
+        with _PENDING_LOCK:
+            _PENDING_DOCS[str(docs)] = pid
+    else:
+        _, status = os.waitpid(pid, 0)
+        if "success" not in payload:
+            detail = payload.get("error") or f"it ended with exit status {os.waitstatus_to_exitcode(status)}"
+            raise RuntimeError(f"Great Expectations failed in its forked process:\n{detail}")
+    return payload["success"]
+
+
+def _child(checks: list[Check], measured: dict[str, Measured], docs: Path | None, write_end: int) -> NoReturn:
+    """Send the verdicts (or the error), then render the docs; report a docs failure in the error file."""
+    code = 1
+    try:
+        try:
+            context, success = _run_suites(checks, measured, docs)
+            payload: dict[str, Any] = {"success": success}
+        except BaseException:  # noqa: BLE001 - handed to the parent, which raises it
+            payload = {"error": traceback.format_exc()}
+        data = json.dumps(payload).encode()
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(_LENGTH.pack(len(data)) + data)
+        if "success" in payload:
+            if docs is not None:
+                _render_docs(context, docs)
+            code = 0
+    except BaseException:  # noqa: BLE001 - read by wait_for_data_docs
+        if docs is not None:
+            _error_file(docs).write_text(traceback.format_exc())
+    finally:
+        os._exit(code)
 
 
 # --------------------------------------------------------------------------- data docs
-
-# folder -> pid of the forked process building its docs (in this process's lifetime)
-_PENDING_DOCS: dict[str, int] = {}
-_PENDING_LOCK = threading.Lock()
 
 
 def _staging(folder: Path) -> Path:
@@ -164,45 +224,32 @@ def _error_file(folder: Path) -> Path:
     return folder.with_name(f".{folder.name}.error")
 
 
-def _build_docs(context, building: Path, folder: Path, background: bool) -> None:
-    """Render the docs of the context's stored results into ``building``, then rename it to ``folder``.
+def _prepare_docs_folder(folder: Path) -> None:
+    wait_for_data_docs(folder)  # an earlier build into the same folder finishes first
+    shutil.rmtree(_staging(folder), ignore_errors=True)
+    _error_file(folder).unlink(missing_ok=True)
+    _staging(folder).mkdir(parents=True)
 
-    Rendering is seconds of pure Python (Jinja templates): in the background it runs in a forked
-    process, on the other core, while the answers and reports run here.
+
+def _render_docs(context, folder: Path) -> None:
+    """Render the docs of the context's stored results into the staging folder, then rename it to ``folder``.
+
+    Seconds of pure Python (Jinja templates): the forked GX process does it after sending its verdicts.
     """
-
-    def render() -> None:
-        context.build_data_docs(site_names=[SITE])
-        if not (building / "index.html").exists():
-            raise RuntimeError(f"Great Expectations wrote no index.html into {building}")
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(building, folder)
-
-    if not (background and hasattr(os, "fork")):
-        render()
-        return
-    pid = os.fork()
-    if pid == 0:  # the child: only this thread exists; never return into the parent's code
-        code = 1
-        try:
-            render()
-            code = 0
-        except BaseException:  # noqa: BLE001 - reported to the parent by the exit status and the log file
-            import traceback
-
-            _error_file(folder).write_text(traceback.format_exc())
-        finally:
-            os._exit(code)
-    with _PENDING_LOCK:
-        _PENDING_DOCS[str(folder)] = pid
+    context.build_data_docs(site_names=[SITE])
+    if not (_staging(folder) / "index.html").exists():
+        raise RuntimeError(f"Great Expectations wrote no index.html into {_staging(folder)}")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(_staging(folder), folder)
 
 
 def wait_for_data_docs(folder: Path) -> Path | None:
-    """Wait for a background build of ``folder`` started by this process; the folder when it holds docs.
+    """Wait for the docs a forked GX process of this process renders into ``folder``; the folder when it holds docs.
 
     Raises:
-        RuntimeError: the background build failed; the message carries its traceback.
+        RuntimeError: rendering the docs failed; the message carries its traceback.
     """
+    folder = Path(folder)
     with _PENDING_LOCK:
         pid = _PENDING_DOCS.pop(str(folder), None)
     if pid is not None:
@@ -210,5 +257,5 @@ def wait_for_data_docs(folder: Path) -> Path | None:
         if os.waitstatus_to_exitcode(status) != 0:
             error = _error_file(folder)
             detail = error.read_text() if error.exists() else f"exit status {os.waitstatus_to_exitcode(status)}"
-            raise RuntimeError(f"building the GX data docs into {folder} failed:\n{detail}")
+            raise RuntimeError(f"rendering the GX data docs into {folder} failed:\n{detail}")
     return folder if (folder / "index.html").exists() else None

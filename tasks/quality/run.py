@@ -33,7 +33,7 @@ def run_quality(
     *,
     issue_log: list[IssueLogEntry] | None = None,
     data_docs_dir: Path | None = None,
-    docs_in_background: bool = False,
+    forked: bool = False,
 ) -> QualityReport:
     """Validate ``tables`` against ``spec`` in the 8 categories.
 
@@ -42,8 +42,8 @@ def run_quality(
         tables: table name -> DataFrame (engine dtypes, or text where messiness made it text).
         issue_log: planted messiness; failures it explains are reported as planted.
         data_docs_dir: build the GX data docs (HTML) into this folder.
-        docs_in_background: return before the docs are rendered (a forked process renders them);
-            ``tasks.quality.gx_suites.wait_for_data_docs(data_docs_dir)`` waits for them.
+        forked: run Great Expectations in a forked process, which renders the docs after sending its
+            verdicts; ``tasks.quality.gx_suites.wait_for_data_docs(data_docs_dir)`` waits for them.
 
     Returns:
         The report: per category pass/fail, score, counts and findings; verdict ``fail`` when
@@ -71,7 +71,7 @@ def run_quality(
         measured, seconds = measure_checks(checks, ctx)
         gx_started = time.perf_counter()
         gx_import.join()
-        success = validate_with_gx(checks, measured, data_docs_dir, docs_in_background=docs_in_background)
+        success = validate_with_gx(checks, measured, data_docs_dir, forked=forked)
         gx_seconds = time.perf_counter() - gx_started
         for check in checks:
             if not success.get(check.id, False):
