@@ -46,6 +46,7 @@ from tasks.phases import (
     synthesize_task,
     validate_schema_task,
 )
+from tasks.quality.gx_suites import wait_for_data_docs
 from tasks.settings import Settings
 
 Approval = Literal["auto", "manual"]
@@ -319,9 +320,12 @@ def _run_phases(  # noqa: C901 - reads as the list of phases
             quality.report = quality.report.model_copy(update={"sdv": sdv_scores})
         publish_quality(quality.report)
         if approval == "auto" and blocking_defects(quality.report, sample_mode=learned is not None):
+            docs = None
+            with suppress(Exception):  # the defects are the error to report, not the docs
+                docs = wait_for_data_docs(quality.data_docs) if quality.data_docs else None
             raise ChecksFailed(
                 f"quality found {quality.report.unplanned_defects} unplanned defect(s); see the 'quality-report' "
-                f"artifact, or run `datafactory validate {work_dir}`"
+                f"artifact{f', the data docs in {docs}' if docs else ''}, or run `datafactory validate {work_dir}`"
             )
     with step("reports"):
         reports = persisted(reports_task, settings)(spec, files, answers, quality.report, work_dir, figures)

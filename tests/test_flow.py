@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -16,7 +17,7 @@ from prefect.testing.utilities import prefect_test_harness
 
 from flows.challenge import challenge_flow
 from flows.events import forget, listen
-from schemas.errors import InputError
+from schemas.errors import ChecksFailed, InputError
 
 BRIEF = "Our online store is losing customers in the West and wants to understand its sales"
 
@@ -107,6 +108,26 @@ def test_auto_run_produces_the_package(tmp_path: Path) -> None:
     assert all(t["primary_key"] and all(c["name"] and c["type"] for c in t["columns"]) for t in spec["tables"])
     assert "customers" in readme
     assert not [n for n in names if n.startswith("/") or ".." in n]
+
+
+def test_auto_run_stops_at_an_unplanned_defect_and_points_to_the_data_docs(tmp_path: Path, monkeypatch) -> None:
+    """No package is published from data with a defect; the GX docs (rendered in a forked process) are kept."""
+    import tasks.phases as phases
+
+    shipped = phases.shipped_tables
+
+    def with_a_duplicate_key(spec, files):
+        tables = shipped(spec, files)
+        customers = tables["customers"]
+        customers.loc[1, "customer_id"] = customers.loc[0, "customer_id"]
+        return tables
+
+    monkeypatch.setattr(phases, "shipped_tables", with_a_duplicate_key)
+    with pytest.raises(ChecksFailed, match="unplanned defect") as caught:
+        challenge_flow(brief=BRIEF, rows=600, seed=12, approval="auto", output_dir=str(tmp_path))
+    docs = Path(re.search(r"the data docs in (\S+),", str(caught.value)).group(1))
+    assert (docs / "index.html").exists() and (docs / "expectations" / "uniqueness.html").exists()
+    assert not list(tmp_path.rglob("codebasics_data_challenge_*.zip"))  # only the run's own CSV archive exists
 
 
 def test_manual_run_regenerates_with_feedback_then_completes(tmp_path: Path) -> None:
