@@ -48,6 +48,7 @@ from tasks.phases import (
 )
 from tasks.quality.gx_suites import wait_for_data_docs
 from tasks.settings import Settings
+from tasks.workdir import claim_work_dir
 
 Approval = Literal["auto", "manual"]
 
@@ -294,10 +295,17 @@ def _run_phases(  # noqa: C901 - reads as the list of phases
     spec = gated(3, preview, approval, settings, suspend).spec
     emit("phase-done", phase=3, name="preview")
 
-    # --- Phase 4: full generation, quality, answers, reports ---------------------------------
     # keyed by the spec, not the run: starting a crashed run again reuses its finished chunks
     work_dir = settings.output_dir / "runs" / f"{spec.challenge.id}-{spec_fingerprint(spec)[:10]}"
-    work_dir.mkdir(parents=True, exist_ok=True)
+    with claim_work_dir(work_dir, run_name) as claimed:
+        return _produce(spec, claimed, learned, approval, storage, settings, run_name, phase2.payload.score)
+
+
+def _produce(
+    spec: ChallengeSpec, work_dir: Path, learned, approval, storage, settings, run_name, schema_score
+) -> ChallengeResult:
+    """Phases 4-5 of an approved spec, in ``work_dir``: data, quality, answers, reports, package, storage."""
+    # --- Phase 4: full generation, quality, answers, reports ---------------------------------
     (work_dir / "challenge.yaml").write_text(spec_to_yaml(spec))
     sdv_scores = None
     with step("generate"):
@@ -355,7 +363,7 @@ def _run_phases(  # noqa: C901 - reads as the list of phases
         package=stored["full"],
         learner_package=stored["learner"],
         download_url=stored["url"],
-        schema_score=phase2.payload.score,
+        schema_score=schema_score,
         quality_verdict=quality.report.verdict,
         row_counts=files.row_counts,
     )
