@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     gate_timeout_seconds: int = Field(7 * 24 * 3600, gt=0, description="how long a gate waits for a person")
     max_attempts: int = Field(3, ge=1, description="regenerations allowed per gate")
     preview_rows: int = Field(20, ge=10, le=30)
-    chunk_rows: int = Field(500_000, ge=1_000, description="rows per generated Parquet part")
+    chunk_rows: int = Field(250_000, ge=1_000, description="rows per generated Parquet part")
     dask_address: str | None = Field(None, description="Dask scheduler for generation chunks, e.g. tcp://host:8786")
     dask_workers: int = Field(0, ge=0, description="start a local Dask cluster of this many processes (0 = off)")
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1")

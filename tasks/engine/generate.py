@@ -29,7 +29,7 @@ from tasks.engine.types import arrow_schema, arrow_to_frame
 
 Progress = Callable[[str, int], None]
 MapFn = Callable[[Callable[[Any], Any], list], list]
-DEFAULT_CHUNK_ROWS = 500_000
+DEFAULT_CHUNK_ROWS = 250_000
 
 
 def _quiet_flush(sink: Sink) -> None:
