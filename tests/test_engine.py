@@ -362,3 +362,21 @@ def test_a_reweighted_numeric_category_stays_a_number():
     assert (items_frame["gross"] - items_frame["amount"] - items_frame["fee"]).abs().max() < 0.006
     late = items_frame["day"] >= "2024-06-01"
     assert (items_frame.loc[late, "fee"] == 0).mean() > (items_frame.loc[~late, "fee"] == 0).mean() + 0.2
+
+
+@pytest.mark.parametrize("k", [9, 400, 8192])
+def test_weighted_picks_through_buckets_equal_a_plain_search(k: int) -> None:
+    """The bucketed inverse CDF is a speed-up only: the same index for every draw, zero weights included."""
+    from tasks.engine.seed import BUCKETS, _bucketed_search, pick_weighted
+
+    rng = np.random.default_rng(k)
+    weights = rng.pareto(1.0, k)
+    weights[rng.integers(0, k, k // 5)] = 0.0  # repeated cut points
+    cdf = np.cumsum(weights)
+    cdf /= cdf[-1]
+    edges = np.arange(BUCKETS, dtype=float) / BUCKETS
+    u = np.concatenate([rng.random(200_000), edges, np.nextafter(edges[1:], 0.0), cdf[:-1], [0.0]])
+    u = u[u < 1.0]
+    assert np.array_equal(_bucketed_search(cdf, u), np.searchsorted(cdf, u, side="right"))
+    picked = pick_weighted(weights, u)
+    assert picked.max() < k and weights[picked].min() > 0  # never an item of weight zero

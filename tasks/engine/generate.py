@@ -243,7 +243,9 @@ class _Runner:
             for key, part in result.rollups.items():
                 parent_n = self.kept[key[0]].n
                 function = self.spec.table(key[0]).column(key[1]).generator.function
-                self.rollups.setdefault(key, RollupTotals.empty(function, parent_n)).add(part)
+                if key not in self.rollups:  # not setdefault: that would allocate the totals for every chunk
+                    self.rollups[key] = RollupTotals.empty(function, parent_n)
+                self.rollups[key].add(part)
             for aggregate, part in result.aggregates.items():
                 self.aggregates.setdefault(aggregate, []).append(part)
             for scenario, stats in result.scenarios.items():
