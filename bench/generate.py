@@ -185,7 +185,7 @@ def main() -> None:
             work,
             chunk_rows=args.chunk_rows,
             map_fn=map_fn,
-            progress=lambda table, rows: done_at.__setitem__(table, time.perf_counter() - started),
+            progress=lambda table, rows, share: done_at.__setitem__(table, time.perf_counter() - started),
         )
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started

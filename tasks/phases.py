@@ -94,19 +94,19 @@ def preview_task(spec: ChallengeSpec, rows: int) -> tuple[dict[str, pd.DataFrame
 
 @task(name="generate-data")
 def generate_task(spec: ChallengeSpec, work_dir: Path, settings: Settings) -> DatasetFiles:
-    """Full generation with a progress artifact that moves as tables complete."""
+    """Full generation with a progress artifact that moves with every chunk (each table weighs the same)."""
     artifact_id = create_progress_artifact(0.0, key="generation-progress", description="Rows generated per table")
     total = len(spec.tables)
-    done: list[str] = []
+    shares: dict[str, float] = {}
 
-    def progress(table: str, rows: int) -> None:
-        # called once per chunk; the artifact moves by whole tables, the CLI shows rows so far
-        if table not in done:
-            done.append(table)
-        update_progress_artifact(artifact_id, 100.0 * len(done) / total, description=f"{table}: {rows:,} rows")
+    def progress(table: str, rows: int, share: float) -> None:
+        shares[table] = share
+        update_progress_artifact(
+            artifact_id, 100.0 * sum(shares.values()) / total, description=f"{table}: {rows:,} rows"
+        )
         from flows.events import emit
 
-        emit("table-generated", table=table, rows=rows, done=len(done), total=total)
+        emit("table-generated", table=table, rows=rows, done=len(shares), total=total, share=share)
 
     # resume=True: a crashed or retried run keeps its finished chunks and builds only the rest
     from tasks.scaleout import mapper_from_settings

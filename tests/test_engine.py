@@ -17,6 +17,7 @@ import yaml
 
 from schemas.errors import GenerationError, SpecError
 from schemas.serialize import spec_from_data, spec_to_data
+from tasks.domains import get_blueprint
 from tasks.engine import generate_dataset, generate_to_files, resolve_plan
 from tasks.sql_sandbox import run_query, sandbox
 
@@ -380,3 +381,17 @@ def test_weighted_picks_through_buckets_equal_a_plain_search(k: int) -> None:
     assert np.array_equal(_bucketed_search(cdf, u), np.searchsorted(cdf, u, side="right"))
     picked = pick_weighted(weights, u)
     assert picked.max() < k and weights[picked].min() > 0  # never an item of weight zero
+
+
+def test_progress_moves_with_every_chunk_and_ends_each_table_at_one(tmp_path: Path) -> None:
+    spec = get_blueprint("retail_ecommerce").spec.model_copy(update={"scale": 40_000})
+    calls: list[tuple[str, int, float]] = []
+    # chunks are whole random blocks (16,384 candidate rows): orders come in 3 chunks
+    generate_to_files(spec, tmp_path, chunk_rows=1, progress=lambda t, rows, share: calls.append((t, rows, share)))
+    by_table: dict[str, list[float]] = {}
+    for table, _, share in calls:
+        by_table.setdefault(table, []).append(share)
+    assert set(by_table) == {t.name for t in spec.tables}
+    for table, shares in by_table.items():
+        assert shares == sorted(shares) and shares[-1] == 1.0, table
+    assert by_table["orders"] == pytest.approx([1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1.0])  # staged: built, then finished

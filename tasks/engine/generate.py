@@ -27,7 +27,7 @@ from tasks.engine.scenarios import ScenarioStats, measured_effect
 from tasks.engine.seed import BLOCK_ROWS
 from tasks.engine.types import arrow_schema, arrow_to_frame
 
-Progress = Callable[[str, int], None]
+Progress = Callable[[str, int, float], None]  # (table, rows done so far, share of the table done)
 MapFn = Callable[[Callable[[Any], Any], list], list]
 DEFAULT_CHUNK_ROWS = 250_000
 
@@ -74,7 +74,8 @@ def generate_dataset(
         spec: a validated challenge spec.
         plan: from ``resolve_plan(spec)``; resolved here when omitted.
         row_cap: at most this many rows per table (the preview); None for the full size.
-        progress: called with (table name, rows done so far) after every chunk.
+        progress: called with (table name, rows done so far, share of the table done in [0, 1]) after
+            every chunk; a staged table's first pass runs to 0.5 and its finishing pass to 1.
         chunk_rows: rows per chunk (rounded up to whole blocks); the values do not depend on it.
         map_fn: ``map_fn(fn, items) -> list`` to fan chunks out (threads only: rows stay in memory).
 
@@ -157,8 +158,9 @@ class _Runner:
         run = self._prepare(name)
         starts = range(0, run.total_rows, self.chunk_rows)
         jobs = [self._job(run, i, s, min(s + self.chunk_rows, run.total_rows)) for i, s in enumerate(starts)]
-        results = self.map_fn(self._tracked(run_chunk, name), jobs)
-        self._merge(name, results, final=not self.plan.tables[name].staged)
+        staged = self.plan.tables[name].staged
+        results = self.map_fn(self._tracked(run_chunk, name, len(jobs), (0.0, 0.5 if staged else 1.0)), jobs)
+        self._merge(name, results, final=not staged)
         if self.plan.tables[name].staged:
             self.staged[name] = (run, results)
 
@@ -214,16 +216,20 @@ class _Runner:
         except DataFactoryError as exc:
             raise with_path(exc, f"tables.{name}") from None
 
-    def _tracked(self, fn, name: str):
-        """Report progress per chunk when chunks run here; a remote mapper reports after the map."""
+    def _tracked(self, fn, name: str, count: int, span: tuple[float, float]):
+        """Report progress per chunk when chunks run here; a remote mapper reports after the map.
+
+        The table's share moves across ``span`` as its ``count`` chunks finish.
+        """
         if self.progress is None or self.map_fn is not plain_map:
             return fn
-        done = [0]
+        done = [0, 0]
 
         def tracked(job: ChunkJob) -> ChunkResult:
             result = fn(job)
             done[0] += result.rows
-            self.progress(name, done[0])
+            done[1] += 1
+            self.progress(name, done[0], span[0] + (span[1] - span[0]) * done[1] / max(count, 1))
             return result
 
         return tracked
@@ -254,7 +260,7 @@ class _Runner:
             self.out.row_counts[name] = n
             self.out.chunks[name] = len(results)
             if self.progress is not None and self.map_fn is not plain_map:
-                self.progress(name, n)
+                self.progress(name, n, 1.0)
 
     # ------------------------------------------------------------------ staged tables
 
@@ -285,7 +291,7 @@ class _Runner:
             patches = {c: v[offset : offset + result.rows] for c, v in filled.items()}
             jobs.append(self._job(run, result.index, 0, 0, offset, patches))
             offset += result.rows
-        finished = self.map_fn(self._tracked(finish_chunk, name), jobs)
+        finished = self.map_fn(self._tracked(finish_chunk, name, len(jobs), (0.5, 1.0)), jobs)
         for column, values in filled.items():
             if column in self.plan.tables[name].retain:
                 self.kept[name].columns[column] = compact(pd.Series(values))
@@ -310,3 +316,5 @@ class _Runner:
         result.kept = {c: compact(frame[c]) for c in self.plan.tables[name].retain}
         _emit(run, self._job(run, 0, 0, len(frame)), frame, result)
         self._merge(name, [result], final=True)
+        if self.progress is not None and self.map_fn is plain_map:  # one piece, built here
+            self.progress(name, len(frame), 1.0)
