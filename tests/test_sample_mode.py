@@ -152,10 +152,13 @@ def test_metadata_json_loads_and_validates(learned, synthetic, tmp_path):
 
 
 def _for_sdv(frame: pd.DataFrame) -> pd.DataFrame:
+    """The tables as a user of metadata.json reads the CSVs: dates as text in the declared format."""
     out = frame.copy()
     for column in out.columns:
         if isinstance(out[column].dtype, pd.Int64Dtype):
             out[column] = out[column].astype("float64")
+        elif pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.strftime("%Y-%m-%d")
     return out
 
 
