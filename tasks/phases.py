@@ -26,7 +26,7 @@ from schemas.spec import ChallengeSpec
 from tasks.engine.output import DatasetFiles, generate_to_files
 from tasks.preview import make_preview
 from tasks.schema_check import validate_schema
-from tasks.settings import PROJECT_ROOT, Settings
+from tasks.settings import PROJECT_ROOT, Settings, default_domains_dir
 
 
 @lru_cache(maxsize=1)
@@ -34,12 +34,12 @@ def code_version() -> str:
     """A hash of the project's code and blueprints: a cached phase result never outlives a code change."""
     digest = hashlib.sha256()
     for folder, pattern in (
-        ("schemas", "*.py"),
-        ("tasks", "**/*.py"),
-        ("tasks", "prompts/*.md"),
-        ("domains", "*.yaml"),
+        (PROJECT_ROOT / "schemas", "*.py"),
+        (PROJECT_ROOT / "tasks", "**/*.py"),
+        (PROJECT_ROOT / "tasks", "prompts/*.md"),
+        (default_domains_dir(), "*.yaml"),
     ):
-        for path in sorted((PROJECT_ROOT / folder).glob(pattern)):
+        for path in sorted(folder.glob(pattern)):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

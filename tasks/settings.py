@@ -5,6 +5,7 @@ Read from ``DATAFACTORY_*`` environment variables; tests pass values to the cons
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -13,11 +14,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def default_domains_dir() -> Path:
+    """The checkout's ``domains/`` (source tree, editable install), else the copy a wheel installs.
+
+    A wheel puts the blueprints under ``<prefix>/share/datafactory/domains`` (pyproject's data-files).
+    """
+    here = PROJECT_ROOT / "domains"
+    if here.is_dir():
+        return here
+    return Path(sys.prefix) / "share" / "datafactory" / "domains"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DATAFACTORY_", extra="ignore")
 
     output_dir: Path = Field(Path("datafactory-output"), description="runs, packages and work files")
-    domains_dir: Path = Field(PROJECT_ROOT / "domains", description="blueprint library")
+    domains_dir: Path = Field(default_factory=lambda: default_domains_dir(), description="blueprint library")
     storage: str = Field("", description="'' or a folder for local storage; s3://bucket/prefix for S3")
     s3_endpoint_url: str | None = Field(None, description="custom S3 endpoint (MinIO and similar)")
     s3_region: str | None = None
