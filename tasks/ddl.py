@@ -16,6 +16,7 @@ from typing import Literal
 
 from schemas.errors import SpecError
 from schemas.spec import ChallengeSpec, ColumnSpec, ForeignKeyGenerator, TableSpec
+from tasks.engine.types import declared_decimals
 
 Dialect = Literal["postgresql", "mysql", "duckdb"]
 DIALECTS: tuple[Dialect, ...] = ("postgresql", "mysql", "duckdb")
@@ -153,9 +154,8 @@ def quote_string(value: str, dialect: Dialect) -> str:
 
 
 def decimal_scale(column: ColumnSpec) -> int:
-    """Digits after the point of a decimal column: the generator's ``decimals``, else 2 (as the engine rounds)."""
-    decimals = getattr(column.generator, "decimals", None)
-    return 2 if decimals is None else int(decimals)
+    """Digits after the point of a decimal column, as the engine stores it (the widest case of a conditional)."""
+    return declared_decimals(column)
 
 
 def column_type(table: TableSpec, column: ColumnSpec, dialect: Dialect, relaxed: Relaxations | None = None) -> str:
@@ -242,6 +242,22 @@ def load_sql(table: TableSpec, dialect: Dialect, csv_dir: str = ".") -> str:
     raise ValueError(f"unknown SQL dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
 
 
+def mysql_load_check(table: TableSpec) -> str:
+    """A statement that stops the script when the LOAD DATA before it left warnings.
+
+    ``LOAD DATA LOCAL`` turns what would be errors (a row breaking a key, a value that does not fit
+    its column) into warnings: the row is skipped or the value changed, and the script goes on. MySQL
+    has no SIGNAL outside stored programs, so a scalar subquery of two rows raises the error instead.
+    """
+    name = quote_identifier(table.name, "mysql")
+    loaded = quote_string(f"{table.name}: loaded", "mysql")
+    return (
+        f"-- Stops the script here (error 1242, 'Subquery returns more than 1 row') when MySQL skipped or changed\n"
+        f"-- rows of {table.name}.csv; run the LOAD DATA above by itself, then SHOW WARNINGS to see them.\n"
+        f"SELECT IF(@@warning_count = 0, {loaded}, (SELECT 1 UNION SELECT 2)) AS {name};"
+    )
+
+
 def _mysql_var(index: int) -> str:
     return f"c{index}"
 
@@ -276,7 +292,10 @@ def schema_sql(spec: ChallengeSpec, dialect: Dialect, csv_dir: str = ".") -> str
     parts = [_header(spec, dialect)]
     parts.append("\n".join(_drop(name, dialect) for name in reversed(order)))
     parts.extend(create_table_sql(spec, t, dialect, relaxed) for t in tables)
-    parts.extend(load_sql(t, dialect, csv_dir) for t in tables)
+    for t in tables:
+        parts.append(load_sql(t, dialect, csv_dir))
+        if dialect == "mysql":
+            parts.append(mysql_load_check(t))
     parts.append(_footer(dialect))
     return "\n\n".join(p for p in parts if p) + "\n"
 

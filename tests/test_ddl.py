@@ -15,6 +15,7 @@ from schemas.spec import ChallengeSpec, MessinessRule
 from tasks.ddl import (
     DIALECTS,
     column_type,
+    create_table_sql,
     iter_statements,
     quote_identifier,
     relaxations,
@@ -198,3 +199,14 @@ def test_messiness_relaxes_only_the_keys_it_breaks(clinic) -> None:
     assert 'FOREIGN KEY ("patient_id")' not in script
     assert "-- visits.patient_id: foreign key to patients not enforced" in script
     assert '"booked_at" TEXT' in script
+
+
+def test_decimal_columns_keep_every_digit_the_engine_stores() -> None:
+    """A conditional decimal (airline fare_multiplier, 3 decimals per case) must not be cut to 2 by the DDL."""
+    from tasks.domains import get_blueprint
+
+    spec = get_blueprint("airline").spec
+    table = next(t for t in spec.tables if any(c.name == "fare_multiplier" for c in t.columns))
+    for dialect in ("postgresql", "mysql", "duckdb"):
+        sql = create_table_sql(spec, table, dialect, relaxations(spec))
+        assert re.search(r"fare_multiplier\W+(NUMERIC|DECIMAL)\(\d+,3\)", sql), sql

@@ -2,7 +2,9 @@
 
 PostgreSQL: a throwaway server (initdb + pg_ctl as an unprivileged user, loopback port, temporary
 folder) runs ``psql -f sql/postgresql.sql`` from the unzipped package, as a learner would.
-DuckDB runs ``sql/duckdb.sql`` the same way; ``sql/mysql.sql`` is parsed as MySQL by sqlglot.
+MariaDB (Debian's MySQL-compatible server; MySQL 8 itself is not packaged there): a throwaway
+server on a unix socket runs ``mysql --local-infile=1 < sql/mysql.sql``, which is also parsed as
+MySQL by sqlglot. DuckDB runs ``sql/duckdb.sql`` the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +31,7 @@ from test_ddl import check_mysql_load
 
 from schemas.serialize import spec_from_yaml
 from schemas.spec import ChallengeSpec
-from tasks.ddl import iter_statements
+from tasks.ddl import iter_statements, mysql_database_name
 from tasks.domains import load_blueprint
 from tasks.engine.output import generate_to_files
 from tasks.package import build_packages
@@ -332,3 +335,107 @@ def test_messy_data_loads_with_only_the_broken_keys_relaxed(postgres: Postgres, 
         ).fetchall()
     # patients lost its key (duplicates), visits.patient_id its foreign key (typos); the rest holds
     assert keys == [("doctors", "p"), ("visits", "f"), ("visits", "p")]
+
+
+# --------------------------------------------------------------------------- MariaDB server (the MySQL script)
+
+
+@dataclass
+class MariaDB:
+    socket: Path
+    client: str
+
+    def run(self, *args: str, cwd: Path | None = None, script: Path | None = None) -> subprocess.CompletedProcess:
+        command = [self.client, "--no-defaults", "-u", "root", "-S", str(self.socket), *args]
+        if script is None:
+            return subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+        with (cwd / script if cwd else script).open() as handle:
+            return subprocess.run(command, cwd=cwd, stdin=handle, capture_output=True, text=True)
+
+    def query(self, sql: str) -> list[list[str]]:
+        result = self.run("-N", "-B", "-e", sql)
+        assert result.returncode == 0, result.stderr
+        return [line.split("\t") for line in result.stdout.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def mariadb() -> Iterator[MariaDB]:
+    server = shutil.which("mariadbd") or shutil.which("mariadbd", path="/usr/sbin:/usr/local/sbin")
+    install, client = shutil.which("mariadb-install-db"), shutil.which("mariadb") or shutil.which("mysql")
+    if not (server and install and client):
+        pytest.skip("MariaDB not found; install the Debian package mariadb-server")
+    base = Path(tempfile.mkdtemp(prefix="datafactory-mariadb-"))
+    as_root = ["--user=root"] if os.geteuid() == 0 else []  # mariadbd runs as root only when told to
+    data = f"--datadir={base / 'data'}"
+    setup = [install, "--no-defaults", data, *as_root, "--auth-root-authentication-method=normal", "--skip-test-db"]
+    subprocess.run(setup, check=True, capture_output=True)
+    process = subprocess.Popen(
+        [server, "--no-defaults", data, *as_root, f"--socket={base / 'sock'}", "--skip-networking"]
+        + ["--local-infile=1", "--innodb-flush-log-at-trx-commit=0", f"--log-error={base / 'error.log'}"]
+        + [f"--pid-file={base / 'pid'}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    db = MariaDB(base / "sock", client)
+    deadline = time.monotonic() + 120
+    while db.run("-e", "SELECT 1").returncode != 0:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            log = (base / "error.log").read_text() if (base / "error.log").exists() else ""
+            shutil.rmtree(base, ignore_errors=True)
+            raise RuntimeError(f"could not start MariaDB: {log[-2000:]}")
+        time.sleep(0.3)
+    try:
+        yield db
+    finally:
+        process.terminate()
+        process.wait(60)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_mysql_script_loads_every_csv_with_keys_on(mariadb: MariaDB, unzipped: Unzipped) -> None:
+    """`mysql --local-infile=1 < sql/mysql.sql` from the unzipped folder: every row loads, no value is changed."""
+    # Run
+    result = mariadb.run("--local-infile=1", "--show-warnings", cwd=unzipped.folder, script=Path("sql/mysql.sql"))
+
+    # Assert
+    assert result.returncode == 0, result.stderr
+    assert "Warning (Code" not in result.stdout + result.stderr  # a changed or truncated value warns
+    db = mysql_database_name(unzipped.spec)
+    counts = {t: int(mariadb.query(f"SELECT COUNT(*) FROM `{db}`.`{t}`")[0][0]) for t in unzipped.row_counts}
+    assert counts == unzipped.row_counts
+    kinds = dict(
+        mariadb.query(
+            "SELECT constraint_type, COUNT(*) FROM information_schema.table_constraints "
+            f"WHERE table_schema = '{db}' AND constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY') "
+            "GROUP BY constraint_type"
+        )
+    )
+    expected = _expected_constraints(unzipped.spec)
+    assert int(kinds.get("PRIMARY KEY", 0)) == expected["p"]
+    assert int(kinds.get("FOREIGN KEY", 0)) == expected["f"]
+
+
+def test_mysql_script_stops_at_a_row_that_breaks_a_key(mariadb: MariaDB, unzipped: Unzipped) -> None:
+    """LOAD DATA LOCAL only warns about an orphan row and skips it: the script's check turns that into an error."""
+    spec = unzipped.spec
+    if not spec.relationships:
+        pytest.skip("this schema has no foreign key")
+    # Setup: a copy of the package whose child CSV points at a parent that does not exist
+    rel = spec.relationships[-1]
+    child = spec.table(rel.child_table)
+    broken = unzipped.folder.parent / "broken-mysql"
+    shutil.copytree(unzipped.folder, broken, dirs_exist_ok=True)
+    path = broken / f"{child.name}.csv"
+    header, first, *rest = path.read_text().splitlines()
+    values = next(csv.reader([first]))
+    values[child.column_names.index(rel.child_column)] = "999999999"
+    path.write_text("\n".join([header, ",".join(_csv_quote(v) for v in values), *rest]) + "\n")
+
+    # Run
+    result = mariadb.run("--local-infile=1", cwd=broken, script=Path("sql/mysql.sql"))
+
+    # Assert
+    assert result.returncode != 0
+    assert "ERROR 1242" in result.stderr
+    assert f"{rel.parent_table}: loaded" in result.stdout and f"{child.name}: loaded" not in result.stdout
