@@ -307,6 +307,28 @@ def test_failures_in_the_forked_gx_process_are_raised_with_their_cause(spec, cle
         run_quality(spec, tables, forked=True)
 
 
+def test_a_silent_forked_gx_process_is_killed_and_gx_runs_here(spec, clean, tmp_path, monkeypatch, caplog) -> None:
+    """An unattended batch never hangs on a forked GX process that stopped answering."""
+    import os
+    import time
+
+    tables = {k: v.head(100) for k, v in clean.items()}
+    parent, run_suites = os.getpid(), gx_suites._run_suites
+
+    def stuck_in_the_child(checks, measured, docs):
+        if os.getpid() != parent:
+            time.sleep(60)
+        return run_suites(checks, measured, docs)
+
+    monkeypatch.setattr(gx_suites, "_run_suites", stuck_in_the_child)
+    monkeypatch.setattr(gx_suites, "VERDICT_TIMEOUT_SECONDS", 1.0)
+    docs = tmp_path / "docs"
+    report = run_quality(spec, tables, data_docs_dir=docs, forked=True)
+    assert report.verdict == run_quality(spec, tables).verdict
+    assert "no verdict" in caplog.text
+    assert wait_for_data_docs(docs) == docs  # rendered here instead
+
+
 def test_render_report_table_lists_every_category_and_the_findings(spec, clean) -> None:
     tables = _copy(clean)
     orphan_child(tables)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import shutil
+import signal
 import struct
 import threading
 import traceback
@@ -104,12 +106,17 @@ def validate_with_gx(
     """
     if data_docs_dir is not None:
         _prepare_docs_folder(data_docs_dir)
-    if not (forked and hasattr(os, "fork")):
+    if forked and hasattr(os, "fork"):
+        success = _run_forked(checks, measured, data_docs_dir)
+        if success is not None:
+            return success
+        if data_docs_dir is not None:
+            _prepare_docs_folder(data_docs_dir)  # the silent process may have left half of its docs
+    with _GX_LOCK:
         context, success = _run_suites(checks, measured, data_docs_dir)
         if data_docs_dir is not None:
             _render_docs(context, data_docs_dir)
-        return success
-    return _run_forked(checks, measured, data_docs_dir)
+    return success
 
 
 def _run_suites(checks: list[Check], measured: dict[str, Measured], docs: Path | None) -> tuple[Any, dict[str, bool]]:
@@ -165,20 +172,37 @@ def _run_suites(checks: list[Check], measured: dict[str, Measured], docs: Path |
 # folder -> pid of the forked process still rendering its docs (in this process's lifetime)
 _PENDING_DOCS: dict[str, int] = {}
 _PENDING_LOCK = threading.Lock()
+# held while GX runs in this process and while forking: no thread is inside GX at a fork (a lock GX
+# held then would stay held in the child; batches run several challenges in threads of one process)
+_GX_LOCK = threading.Lock()
 _LENGTH = struct.Struct("!Q")
+VERDICT_TIMEOUT_SECONDS = 600.0  # the checkpoint takes seconds whatever the row count; past this, run it here
 
 
-def _run_forked(checks: list[Check], measured: dict[str, Measured], docs: Path | None) -> dict[str, bool]:
+def _run_forked(checks: list[Check], measured: dict[str, Measured], docs: Path | None) -> dict[str, bool] | None:
+    """The verdicts from a forked GX process; None when it went silent (it is killed; the caller runs GX itself)."""
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    with _GX_LOCK:
+        pid = os.fork()
     if pid == 0:  # the child: only this thread exists in it; it never returns into the caller
         os.close(read_end)
         _child(checks, measured, docs, write_end)
     os.close(write_end)
     # a length prefix, not end-of-file: a process forked meanwhile by another thread holds a copy of the pipe
-    with os.fdopen(read_end, "rb") as pipe:
-        header = pipe.read(_LENGTH.size)
-        payload = json.loads(pipe.read(_LENGTH.unpack(header)[0])) if len(header) == _LENGTH.size else {}
+    try:
+        header = _read_exactly(read_end, _LENGTH.size)
+        complete = len(header) == _LENGTH.size
+        payload = json.loads(_read_exactly(read_end, _LENGTH.unpack(header)[0])) if complete else {}
+    except TimeoutError:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        logging.getLogger(__name__).warning(
+            "Great Expectations sent no verdict in %.0f s from its forked process; running it in this one",
+            VERDICT_TIMEOUT_SECONDS,
+        )
+        return None
+    finally:
+        os.close(read_end)
     if "success" in payload and docs is not None:
         with _PENDING_LOCK:
             _PENDING_DOCS[str(docs)] = pid
@@ -188,6 +212,24 @@ def _run_forked(checks: list[Check], measured: dict[str, Measured], docs: Path |
             detail = payload.get("error") or f"it ended with exit status {os.waitstatus_to_exitcode(status)}"
             raise RuntimeError(f"Great Expectations failed in its forked process:\n{detail}")
     return payload["success"]
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    """``size`` bytes from ``fd``; fewer when the writer ended first.
+
+    Raises:
+        TimeoutError: nothing arrived for ``VERDICT_TIMEOUT_SECONDS``.
+    """
+    data = b""
+    while len(data) < size:
+        ready, _, _ = select.select([fd], [], [], VERDICT_TIMEOUT_SECONDS)
+        if not ready:
+            raise TimeoutError(f"no data on the pipe for {VERDICT_TIMEOUT_SECONDS} s")
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def _child(checks: list[Check], measured: dict[str, Measured], docs: Path | None, write_end: int) -> NoReturn:
