@@ -53,12 +53,17 @@ def _progress_bar(progress_state: dict, data: dict) -> None:
         bar.start()
         progress_state["bar"] = bar
         progress_state["bar_task"] = bar.add_task("", total=data["total"])
+    shares = progress_state.setdefault("shares", {})
+    shares[data["table"]] = data.get("share", 1.0)  # the bar moves with every chunk; M/N counts finished tables
     bar.update(
-        progress_state["bar_task"], completed=data["done"], description=f"{data['table']} ({data['rows']:,} rows)"
+        progress_state["bar_task"],
+        completed=sum(shares.values()),
+        description=f"{data['table']} ({data['rows']:,} rows)",
     )
 
 
 def _stop_bar(progress_state: dict) -> None:
+    progress_state.pop("shares", None)
     bar = progress_state.pop("bar", None)
     if bar is not None:
         bar.stop()
