@@ -180,18 +180,7 @@ def test_postgresql_script_stops_and_loads_nothing_when_a_key_is_broken(postgres
     import psycopg
 
     spec = unzipped.spec
-    if not spec.relationships:
-        pytest.skip("this schema has no foreign key")
-    # Setup: a copy of the package whose child CSV points at a parent that does not exist
-    rel = spec.relationships[-1]
-    child = spec.table(rel.child_table)
-    broken = unzipped.folder.parent / "broken"
-    shutil.copytree(unzipped.folder, broken, dirs_exist_ok=True)
-    path = broken / f"{child.name}.csv"
-    header, first, *rest = path.read_text().splitlines()
-    values = next(csv.reader([first]))
-    values[child.column_names.index(rel.child_column)] = "999999999"
-    path.write_text("\n".join([header, ",".join(_csv_quote(v) for v in values), *rest]) + "\n")
+    broken, _ = _with_an_orphan_row(unzipped, "broken")
     db = spec.challenge.id.replace("-", "_") + "_broken"
     with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
@@ -212,6 +201,23 @@ def test_postgresql_script_stops_and_loads_nothing_when_a_key_is_broken(postgres
     with psycopg.connect(postgres.dsn(db)) as conn:
         tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0]
     assert tables == 0  # one transaction: nothing stays behind
+
+
+def _with_an_orphan_row(unzipped: Unzipped, name: str):
+    """A copy of the package whose last relationship's child CSV points at a parent that does not exist."""
+    spec = unzipped.spec
+    if not spec.relationships:
+        pytest.skip("this schema has no foreign key")
+    rel = spec.relationships[-1]
+    child = spec.table(rel.child_table)
+    broken = unzipped.folder.parent / name
+    shutil.copytree(unzipped.folder, broken, dirs_exist_ok=True)
+    path = broken / f"{child.name}.csv"
+    header, first, *rest = path.read_text().splitlines()
+    values = next(csv.reader([first]))
+    values[child.column_names.index(rel.child_column)] = "999999999"
+    path.write_text("\n".join([header, ",".join(_csv_quote(v) for v in values), *rest]) + "\n")
+    return broken, rel
 
 
 def _csv_quote(value: str) -> str:
@@ -418,19 +424,7 @@ def test_mysql_script_loads_every_csv_with_keys_on(mariadb: MariaDB, unzipped: U
 
 def test_mysql_script_stops_at_a_row_that_breaks_a_key(mariadb: MariaDB, unzipped: Unzipped) -> None:
     """LOAD DATA LOCAL only warns about an orphan row and skips it: the script's check turns that into an error."""
-    spec = unzipped.spec
-    if not spec.relationships:
-        pytest.skip("this schema has no foreign key")
-    # Setup: a copy of the package whose child CSV points at a parent that does not exist
-    rel = spec.relationships[-1]
-    child = spec.table(rel.child_table)
-    broken = unzipped.folder.parent / "broken-mysql"
-    shutil.copytree(unzipped.folder, broken, dirs_exist_ok=True)
-    path = broken / f"{child.name}.csv"
-    header, first, *rest = path.read_text().splitlines()
-    values = next(csv.reader([first]))
-    values[child.column_names.index(rel.child_column)] = "999999999"
-    path.write_text("\n".join([header, ",".join(_csv_quote(v) for v in values), *rest]) + "\n")
+    broken, rel = _with_an_orphan_row(unzipped, "broken-mysql")
 
     # Run
     result = mariadb.run("--local-infile=1", cwd=broken, script=Path("sql/mysql.sql"))
@@ -438,4 +432,4 @@ def test_mysql_script_stops_at_a_row_that_breaks_a_key(mariadb: MariaDB, unzippe
     # Assert
     assert result.returncode != 0
     assert "ERROR 1242" in result.stderr
-    assert f"{rel.parent_table}: loaded" in result.stdout and f"{child.name}: loaded" not in result.stdout
+    assert f"{rel.parent_table}: loaded" in result.stdout and f"{rel.child_table}: loaded" not in result.stdout
