@@ -100,6 +100,16 @@ class Postgres:
     def dsn(self, dbname: str = "postgres") -> str:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname}"
 
+    def run_script(self, db: str, folder: Path) -> subprocess.CompletedProcess:
+        """``psql -f sql/postgresql.sql`` from ``folder`` into a new, empty database ``db``."""
+        import psycopg
+
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
+            conn.execute(f'CREATE DATABASE "{db}"')
+        command = [self.psql, "-X", "-q", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", db]
+        return subprocess.run([*command, "-f", "sql/postgresql.sql"], cwd=folder, capture_output=True, text=True)
+
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Postgres]:
@@ -145,20 +155,10 @@ def test_postgresql_script_loads_every_csv_with_keys_on(postgres: Postgres, unzi
     """A learner runs `psql -f sql/postgresql.sql` in the unzipped folder: every row loads, every key holds."""
     import psycopg
 
-    # Setup
     db = unzipped.spec.challenge.id.replace("-", "_")
-    with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
-        conn.execute(f'CREATE DATABASE "{db}"')
 
     # Run
-    result = subprocess.run(
-        [postgres.psql, "-X", "-q", "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres", "-d", db]
-        + ["-f", "sql/postgresql.sql"],
-        cwd=unzipped.folder,
-        capture_output=True,
-        text=True,
-    )
+    result = postgres.run_script(db, unzipped.folder)
 
     # Assert
     assert result.returncode == 0, result.stderr
@@ -182,18 +182,9 @@ def test_postgresql_script_stops_and_loads_nothing_when_a_key_is_broken(postgres
     spec = unzipped.spec
     broken, _ = _with_an_orphan_row(unzipped, "broken")
     db = spec.challenge.id.replace("-", "_") + "_broken"
-    with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
-        conn.execute(f'CREATE DATABASE "{db}"')
 
     # Run
-    result = subprocess.run(
-        [postgres.psql, "-X", "-q", "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres", "-d", db]
-        + ["-f", "sql/postgresql.sql"],
-        cwd=broken,
-        capture_output=True,
-        text=True,
-    )
+    result = postgres.run_script(db, broken)
 
     # Assert
     assert result.returncode != 0
@@ -317,18 +308,9 @@ def test_messy_data_loads_with_only_the_broken_keys_relaxed(postgres: Postgres, 
     with zipfile.ZipFile(paths.full) as zf:
         zf.extractall(folder)
     db = "clinic_messy"
-    with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
-        conn.execute(f'CREATE DATABASE "{db}"')
 
     # Run
-    result = subprocess.run(
-        [postgres.psql, "-X", "-q", "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres", "-d", db]
-        + ["-f", "sql/postgresql.sql"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-    )
+    result = postgres.run_script(db, folder)
 
     # Assert
     assert result.returncode == 0, result.stderr
