@@ -153,17 +153,12 @@ def quote_string(value: str, dialect: Dialect) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def decimal_scale(column: ColumnSpec) -> int:
-    """Digits after the point of a decimal column, as the engine stores it (the widest case of a conditional)."""
-    return declared_decimals(column)
-
-
 def column_type(table: TableSpec, column: ColumnSpec, dialect: Dialect, relaxed: Relaxations | None = None) -> str:
     """The SQL type of one column in ``dialect``."""
     if relaxed and (table.name, column.name) in relaxed.as_text:
         return _TEXT_TYPE[dialect]
     if column.type == "decimal":
-        return f"{'NUMERIC' if dialect == 'postgresql' else 'DECIMAL'}({DECIMAL_PRECISION},{decimal_scale(column)})"
+        return f"{'NUMERIC' if dialect == 'postgresql' else 'DECIMAL'}({DECIMAL_PRECISION},{declared_decimals(column)})"
     if dialect == "mysql" and column.type in ("string", "category") and column.name in _indexed_columns(table):
         return f"VARCHAR({MYSQL_KEY_LENGTH})"  # MySQL cannot index TEXT without a prefix length
     return _TYPES[dialect][column.type]

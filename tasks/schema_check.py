@@ -197,7 +197,7 @@ def _check_graph(spec: ChallengeSpec) -> list[str]:
     if cycle:
         problems.append(f"tables: foreign keys form a cycle ({' -> '.join(cycle)}); drop or reverse one key")
     dates = _date_dimension_edges(spec)
-    components = _components({name: graph[name] | dates[name] for name in graph})
+    components = connected_components({name: graph[name] | dates[name] for name in graph})
     if len(components) > 1:
         listed = "; ".join(", ".join(sorted(c)) for c in components)
         problems.append(
@@ -205,10 +205,6 @@ def _check_graph(spec: ChallengeSpec) -> list[str]:
             "link each group to the rest with a foreign key, or drop the tables no question joins"
         )
     return problems
-
-
-def _components(graph: dict[str, set[str]]) -> list[set[str]]:
-    return connected_components(graph)
 
 
 def _family(column_type: str) -> str:

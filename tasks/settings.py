@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DATAFACTORY_", extra="ignore")
 
     output_dir: Path = Field(Path("datafactory-output"), description="runs, packages and work files")
-    domains_dir: Path = Field(default_factory=lambda: default_domains_dir(), description="blueprint library")
+    domains_dir: Path = Field(default_factory=default_domains_dir, description="blueprint library")
     storage: str = Field("", description="'' or a folder for local storage; s3://bucket/prefix for S3")
     s3_endpoint_url: str | None = Field(None, description="custom S3 endpoint (MinIO and similar)")
     s3_region: str | None = None

@@ -161,7 +161,7 @@ class _Runner:
         staged = self.plan.tables[name].staged
         results = self.map_fn(self._tracked(run_chunk, name, len(jobs), (0.0, 0.5 if staged else 1.0)), jobs)
         self._merge(name, results, final=not staged)
-        if self.plan.tables[name].staged:
+        if staged:
             self.staged[name] = (run, results)
 
     def _prepare(self, name: str) -> TableRun:
