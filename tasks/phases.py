@@ -216,14 +216,12 @@ def reports_task(
     answers: AnswerKey,
     quality: QualityReport | None,
     work_dir: Path,
-    inputs: ReportInputs | None = None,
+    inputs: ReportInputs,
 ) -> Reports:
-    from tasks.profiles import profile_tables, sample_tables
+    """The PDF and the workbook, from ``figures_task``'s profiles, samples and figures plus the quality report."""
     from tasks.report_excel import build_workbook
     from tasks.report_pdf import build_pdf
 
-    if inputs is None:
-        inputs = ReportInputs(profile_tables(spec, files.parquet), sample_tables(spec, files.parquet))
     reports = Reports()
     reports.files["quality_report.pdf"] = build_pdf(
         spec,

@@ -148,8 +148,6 @@ def build_pdf(
     story: list = []
     story += _cover(spec, answers, profiles, quality, styles)
     story += _summary(spec, answers, profiles, quality, styles)
-    if scenarios is None:
-        scenarios = _scenarios_from_answers(answers)
     pngs = dict(figures or {})
     jobs = chart_jobs(spec, answers, profiles, quality, scenarios)
     pngs |= charts.render_all({key: job for key, job in jobs.items() if key not in pngs})
@@ -215,8 +213,6 @@ def render_figures(
 
     Lets the flow draw them while the quality checks still run.
     """
-    if scenarios is None:
-        scenarios = _scenarios_from_answers(answers)
     return charts.render_all(chart_jobs(spec, answers, profiles, None, scenarios))
 
 
@@ -225,14 +221,19 @@ def chart_jobs(
     answers: AnswerKey,
     profiles: DatasetProfile,
     quality: QualityReport | None,
-    scenarios: list[dict],
+    scenarios: list[dict] | None,
 ) -> dict[str, charts.Job]:
     """Every figure of the report as a job for ``charts.render_all``, the slowest first.
+
+    ``scenarios`` (stated vs measured, ``measure_scenarios``) are taken from the answers' scenario
+    checks when None.
 
     Keys: difficulty, skills, er_diagram, row_counts, column_types, null_rates, ``table:<name>``,
     quality_scores and quality_findings (with a quality report), scenarios (with scenarios) and
     ``answer:<question id>`` (answered questions).
     """
+    if scenarios is None:
+        scenarios = _scenarios_from_answers(answers)
     jobs: dict[str, charts.Job] = {}
     # multi-panel table profiles and the diagram take longest: started first, they do not end up alone at the end
     for table in profiles.tables:
