@@ -62,7 +62,8 @@ class MeasureContext:
         return int(self.con.execute(f"SELECT count(*) FROM {q(table)} WHERE {predicate}").fetchone()[0])
 
     def examples(self, sql: str) -> tuple[str, ...]:
-        rows = self.con.execute(f"SELECT * FROM ({sql}) LIMIT {EXAMPLES}").fetchall()
+        # ordered: a scan on several threads returns matching rows in any order, and the report must not vary
+        rows = self.con.execute(f"SELECT * FROM ({sql}) ORDER BY ALL LIMIT {EXAMPLES}").fetchall()
         return tuple(str(r[0]) for r in rows)
 
     def recompute(self, table: str, column: str, expression: str) -> Measured:
