@@ -34,6 +34,7 @@ from schemas.spec import (
 )
 from tasks.engine.columns import date_weights, sample_numeric
 from tasks.engine.seed import rng_for
+from tasks.engine.types import declared_decimals
 from tasks.quality.checks import Check, Measured
 from tasks.quality.sqlexpr import Untranslatable, translate
 
@@ -517,8 +518,7 @@ def stored_decimals(column: ColumnSpec) -> int | None:
     if column.type == "int":
         return 0
     if column.type == "decimal":
-        decimals = getattr(column.generator, "decimals", None)
-        return 2 if decimals is None else decimals
+        return declared_decimals(column)
     return None
 
 
