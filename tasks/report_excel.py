@@ -10,7 +10,6 @@ and small samples only. Written to a temporary name, then renamed.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 import re
 from pathlib import Path
@@ -106,19 +105,25 @@ def question_sheet_names(answers: AnswerKey) -> dict[str, str]:
 # --------------------------------------------------------------------------- cells
 
 
+def _missing(value: Any) -> bool:
+    """None, NaN, NaT or pandas' NA (a nullable Int64/boolean/string cell): written as an empty cell."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(pd.isna(value)) if pd.api.types.is_scalar(value) else False
+    except (TypeError, ValueError):
+        return False
+
+
 def _clean(value: Any) -> Any:
-    """A value openpyxl can store: no NaN, no control characters, dates as dates."""
-    if value is None:
-        return None
-    if isinstance(value, float) and math.isnan(value):
+    """A value openpyxl can store: missing values empty, no control characters, dates as dates."""
+    if _missing(value):
         return None
     if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.to_pydatetime()
-    if value is pd.NaT:
-        return None
+        return value.to_pydatetime()
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()  # numpy scalar -> python
-        if isinstance(value, float) and math.isnan(value):
+        if _missing(value):
             return None
     if isinstance(value, str):
         return ILLEGAL_CHARACTERS_RE.sub("", value)

@@ -164,3 +164,25 @@ def test_libreoffice_converts_the_workbook_to_pdf(built, tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     pdf = tmp_path / "analytical_answers.pdf"
     assert pdf.exists() and pdf.stat().st_size > 10_000, result.stdout + result.stderr
+
+
+def test_missing_values_of_every_kind_are_empty_cells(built, tmp_path: Path) -> None:
+    """A nullable Int64 <NA>, a float NaN and a NaT reach the writer as empty cells, not a crash.
+
+    Regression: ``ValueError: Cannot convert <NA> to Excel`` on a nullable integer rating column.
+    """
+    import pandas as pd
+
+    spec, key, out = built
+    table = spec.tables[0]
+    names = table.column_names[:3]
+    frame = pd.DataFrame({names[0]: pd.array([1, pd.NA, 3], dtype="Int64")})
+    frame[names[1]] = [1.5, float("nan"), 2.5]
+    frame[names[2]] = pd.to_datetime(["2024-01-01", None, "2024-03-01"])
+    profiles = profile_tables(spec, _parquet(out))
+    path = build_workbook(spec, key, profiles, None, {table.name: frame}, tmp_path / "na.xlsx")
+    ws = load_workbook(path)[SAMPLES_SHEET]
+    header = next(r for r in range(1, 10) if ws.cell(r, 1).value == names[0])
+    assert [ws.cell(header + 1, c).value for c in (1, 2)] == [1, 1.5]
+    assert [ws.cell(header + 2, c).value for c in (1, 2, 3)] == [None, None, None]
+    assert ws.cell(header + 3, 1).value == 3
