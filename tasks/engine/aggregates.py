@@ -27,15 +27,14 @@ def aggregate_partial(table: TableSpec, columns: dict[str, pd.Series], n: int) -
         gen = column.generator
         if gen.kind != "measure":
             continue
-        if gen.expression is None:
-            values = pd.Series(np.ones(n))
-        else:
-            values = pd.to_numeric(evaluate(gen.expression, columns, n), errors="coerce")
+        raw = pd.Series(np.ones(n)) if gen.expression is None else evaluate(gen.expression, columns, n)
+        if gen.function == "count_distinct":
+            # the keys themselves, not numbers: ids such as 'SUB-00000042' are strings
+            data[f"{column.name}__value"] = _plain_values(raw)
+            continue
+        values = pd.to_numeric(raw, errors="coerce")
         x = values.to_numpy(dtype=float, na_value=np.nan)
         present = ~np.isnan(x)
-        if gen.function == "count_distinct":
-            data[f"{column.name}__value"] = values
-            continue
         data[f"{column.name}__sum"] = np.where(present, np.round(np.nan_to_num(x) * FIXED_POINT), 0).astype(np.int64)
         data[f"{column.name}__count"] = present.astype(np.int64)
         data[f"{column.name}__min"] = np.where(present, x, np.inf)
@@ -49,6 +48,13 @@ def aggregate_partial(table: TableSpec, columns: dict[str, pd.Series], n: int) -
     for column in distinct:
         parts.append(frame[keys + [column]].drop_duplicates())
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _plain_values(values: pd.Series) -> pd.Series:
+    """``values`` as plain Python objects (or numbers), so keys from different chunks compare equal."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.astype(object)
+    return values.reset_index(drop=True)
 
 
 def _reduce(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
