@@ -3,7 +3,8 @@
 A ``Check`` belongs to one of the 8 categories, names the table and column it is about, the GX
 expectation it stands for, the metric that measures it (a row predicate counted in DuckDB, an
 unexpected-rows query, an aggregate, or a Python measure) and the allowed range or set of that
-metric. ``tasks.quality.suites`` derives them from the spec; ``tasks.quality.measure`` computes them.
+metric. ``tasks.quality.suites`` derives them from the spec (one module per category in
+``tasks.quality.categories``); ``tasks.quality.measure`` computes them.
 """
 
 from __future__ import annotations
