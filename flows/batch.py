@@ -124,6 +124,10 @@ def batch_flow(
         output_dir: work files and local packages.
     """
     plan = load_batch(batch_file)
+    # the challenge flow (and every phase module it loads) is imported here, in the flow's thread, before the
+    # items' threads start: first imports racing in threads saw partially initialised modules
+    import flows.challenge  # noqa: F401
+
     limit = concurrency or plan.concurrency
     futures = [run_batch_item.submit(i, item, storage, output_dir, limit) for i, item in enumerate(plan.challenges)]
     rows = [f.result() for f in futures]

@@ -6,7 +6,6 @@ person answers (``manual``) or the phase's checks do (``auto``). A rejected run 
 """
 
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -15,13 +14,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prefect import flow
-from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.runtime import deployment, flow_run
 from prefect.states import Cancelled
 
 from flows.events import emit
 from flows.gates import GATES, GateInput, decide
-from flows.review import publish_preview, publish_problem, publish_quality, publish_schema
+from flows.review import (
+    artifact_key,
+    publish_package,
+    publish_preview,
+    publish_problem,
+    publish_quality,
+    publish_refusal,
+    publish_schema,
+    published_keys,
+)
 from schemas.errors import ChecksFailed, GateRejected, InputError, SpecError
 from schemas.results import ChallengeResult
 from schemas.serialize import spec_from_data, spec_to_data, spec_to_yaml
@@ -59,18 +66,10 @@ class PhaseOutput:
     passed: bool
     reason: str = ""
     payload: Any = None
+    publish: Callable[[int], None] | None = None  # publishes what the reviewer sees, under the attempt's keys
 
 
 Produce = Callable[[str | None, int, ChallengeSpec | None], PhaseOutput]
-
-
-def warm_imports() -> None:
-    """Load the heavy libraries of phase 4 while phases 1-3 run (or wait for a person)."""
-    import importlib
-
-    for module in ("great_expectations", "matplotlib.pyplot", "reportlab.platypus", "openpyxl"):
-        with suppress(Exception):
-            importlib.import_module(module)
 
 
 @contextmanager
@@ -114,16 +113,31 @@ def check_inputs(brief: str, rows: int, variant: int) -> None:
 def gated(gate: int, produce: Produce, approval: Approval, settings: Settings, suspend: bool = False) -> PhaseOutput:
     """Run a phase until its gate approves it; regenerate with feedback a bounded number of times.
 
+    Each attempt publishes its artifacts under its own keys (``flows.review.artifact_key``). A
+    refused edit (invalid ``spec_yaml``) changes nothing: the gate reopens at the next attempt on
+    the same, reviewed output, shown again with the reason in the form and an artifact; nothing is
+    regenerated. A suspended run starts again from the top on every resume: the attempts it has
+    already published are not published again.
+
     Raises:
         GateRejected: the person rejected the phase.
         ChecksFailed: auto approval refused, or no approval within ``settings.max_attempts``.
     """
+    published = published_keys(flow_run.get_id()) if suspend else set()
     feedback: str | None = None
     edited: ChallengeSpec | None = None
     approved_edit = False
+    refused: str | None = None  # why the edit sent at the last attempt was refused
+    output: PhaseOutput | None = None
     for attempt in range(settings.max_attempts):
-        output = produce(feedback, attempt, edited)
-        if approved_edit and output.passed:
+        if refused is None or output is None:
+            output = produce(feedback, attempt, edited)
+        if artifact_key(gate, attempt, "spec") not in published:
+            if output.publish is not None:
+                output.publish(attempt)
+            if refused:
+                publish_refusal(gate, attempt, refused)
+        if refused is None and approved_edit and output.passed:
             # an approved edit goes on once its checks pass; otherwise the person sees why, at the gate
             return output
         decision: GateInput = decide(
@@ -135,24 +149,23 @@ def gated(gate: int, produce: Produce, approval: Approval, settings: Settings, s
             timeout=settings.gate_timeout_seconds,
             poll_interval=settings.gate_poll_seconds,
             suspend=suspend,
+            refused=refused,
         )
         emit("gate-decision", gate=gate, decision=decision.decision, feedback=decision.feedback)
         if decision.decision == "reject":
             raise GateRejected(f"rejected at gate {gate} ({GATES[gate]}): {decision.feedback or 'no reason given'}")
         try:
-            edited = decision.edited_spec()
+            edit = decision.edited_spec()
         except SpecError as exc:
-            # nothing is lost: the phase runs again on the last good spec and the gate reopens with the reason
-            create_markdown_artifact(
-                key=f"gate-{gate}-edit-error",
-                markdown=f"# The edited spec was refused\n\n```\n{exc}\n```\n\nFix it and submit it again.",
-                description=f"Gate {gate}: the edited spec is invalid",
-            )
-            emit("edit-refused", gate=gate, error=str(exc))
-            feedback, edited, approved_edit = None, None, False
+            # the whole answer is refused (an 'approve' or 'regenerate' sent with it too): the reviewed
+            # output stays, and the gate reopens on it with the reason
+            refused = str(exc)
+            emit("edit-refused", gate=gate, attempt=attempt, error=refused)
             continue
-        if decision.decision == "approve" and edited is None:
+        refused = None
+        if decision.decision == "approve" and edit is None:
             return output
+        edited = edit
         approved_edit = decision.decision == "approve"
         feedback = decision.feedback if decision.decision == "regenerate" else None
     raise ChecksFailed(
@@ -193,14 +206,13 @@ def challenge_flow(
         variant: same story, different numbers (one dataset per learner).
         locale: e.g. en_IN; detected from the brief when omitted.
         approval: manual waits for a person at each gate; auto approves when the checks pass.
-        storage: where packages go: a folder, or s3://bucket/prefix; default <output_dir>/packages.
+        storage: where packages go: a folder, or s3://bucket/prefix; default: the packages folder in output_dir.
         output_dir: work files and local packages; default ./datafactory-output.
         sample_dir: learn-from-sample mode (needs the sdv extra): a folder of CSVs with real data that
             must not be published; the synthetic data mimics it instead of following a blueprint.
     """
     settings = Settings(**({"output_dir": Path(output_dir)} if output_dir else {}))
     check_inputs(brief, rows, variant)
-    threading.Thread(target=warm_imports, name="warm-imports", daemon=True).start()
     run_id = str(flow_run.get_id() or "local")
     # a seed drawn from the run id stays the same when a suspended or crashed run starts again
     seed = (
@@ -237,9 +249,10 @@ def _run_phases(  # noqa: C901 - reads as the list of phases
     def problem(feedback: str | None, attempt: int, edited: ChallengeSpec | None) -> PhaseOutput:
         if edited is not None:
             spec, matches, notes, designer = edited, [], ["spec edited by the reviewer"], "reviewer"
+            frame = None
         elif learned is not None:
             spec, _ = revised(learned.spec, feedback)
-            matches, notes, designer = [], list(learned.notes), "learned from sample"
+            matches, notes, designer, frame = [], list(learned.notes), "learned from sample", None
         else:
             design = persisted(design_task, settings)(
                 brief,
@@ -254,22 +267,28 @@ def _run_phases(  # noqa: C901 - reads as the list of phases
                 settings=settings,
             )
             spec, matches, notes, designer = design.spec, design.matches, design.notes, design.designer
+            frame = getattr(design, "frame", None)  # designs cached before frames existed have none
         shown.append(spec)
-        publish_problem(spec, matches, notes, designer)
-        return PhaseOutput(spec, passed=bool(spec.questions), reason="the design has no questions")
+        return PhaseOutput(
+            spec,
+            passed=bool(spec.questions),
+            reason="" if spec.questions else "the design has no questions",
+            publish=lambda a: publish_problem(spec, matches, notes, designer, frame, attempt=a),
+        )
 
     spec = gated(1, problem, approval, settings, suspend).spec
     emit("phase-done", phase=1, name="problem statement", challenge=spec.challenge.id)
 
     # --- Phase 2: schema and its validation ---------------------------------------------------
     def schema(feedback: str | None, attempt: int, edited: ChallengeSpec | None) -> PhaseOutput:
-        current, _ = revised(edited or spec, feedback)
+        current, notes = revised(edited or spec, feedback)
         validation = persisted(validate_schema_task, settings)(current)
-        publish_schema(current, validation)
         reason = "; ".join(
             validation.problems + [f"{q.question_id}: {q.error}" for q in validation.questions if not q.answerable]
         )
-        return PhaseOutput(current, validation.passed, reason, validation)
+        return PhaseOutput(
+            current, validation.passed, reason, validation, lambda a: publish_schema(current, validation, a, notes)
+        )
 
     phase2 = gated(2, schema, approval, settings, suspend)
     spec = phase2.spec
@@ -277,7 +296,7 @@ def _run_phases(  # noqa: C901 - reads as the list of phases
 
     # --- Phase 3: preview ---------------------------------------------------------------------
     def preview(feedback: str | None, attempt: int, edited: ChallengeSpec | None) -> PhaseOutput:
-        current, _ = revised(edited or spec, feedback)
+        current, notes = revised(edited or spec, feedback)
         if attempt and edited is None:
             # a regeneration without edits draws a fresh sample
             profile = current.challenge.model_copy(update={"seed": current.challenge.seed + attempt})
@@ -286,11 +305,12 @@ def _run_phases(  # noqa: C901 - reads as the list of phases
             tables, check = sample_preview_task(learned, current, settings.preview_rows)
         else:
             tables, check = persisted(preview_task, settings)(current, settings.preview_rows)
-        publish_preview(current, tables, check)
         reason = "; ".join(
             check.problems + [f"{q.question_id}: {q.error}" for q in check.questions if not q.answerable]
         )
-        return PhaseOutput(current, check.passed, reason, check)
+        return PhaseOutput(
+            current, check.passed, reason, check, lambda a: publish_preview(current, tables, check, a, notes)
+        )
 
     spec = gated(3, preview, approval, settings, suspend).spec
     emit("phase-done", phase=3, name="preview")
@@ -344,17 +364,7 @@ def _produce(
         paths = package_task(spec, files, reports, quality, work_dir, archive.result())
     with step("store"):
         stored = store_task(paths, storage, run_name, settings)
-    create_link_artifact(
-        key="package-link",
-        link=stored["url"],
-        link_text=Path(stored["key"]).name,
-        description=f"Package of {spec.challenge.id}",
-    )
-    create_markdown_artifact(
-        key="package-location",
-        markdown=f"full: `{stored['full']}`\n\nlearner: `{stored['learner']}`\n\nkey: `{stored['key']}`",
-        description="Where the packages are stored",
-    )
+    publish_package(stored, spec.challenge.id, str(flow_run.get_id() or "RUN_ID"))
     emit("phase-done", phase=5, name="package", package=stored["full"])
     return ChallengeResult(
         status="completed",

@@ -456,6 +456,9 @@ class ChallengeProfile(_StrictModel):
     target_tools: list[str] = Field(default_factory=lambda: ["SQL", "Excel", "Power BI", "Python"])
     locale: str = "en_US"
     currency: str = "USD"
+    fiscal_year_start_month: int = Field(
+        1, ge=1, le=12, description="4 for April-March fiscal years (FY2024 ends in 2024)"
+    )
     seed: int = Field(42, ge=0)
     variant: int = Field(0, ge=0, description="same story, different numbers: one dataset per learner")
 

@@ -20,13 +20,31 @@ from prefect import Task, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 
+from flows.events import emit
 from schemas.quality import QualityReport
 from schemas.results import AnswerKey, PreviewCheck, SchemaValidation
 from schemas.spec import ChallengeSpec
-from tasks.engine.output import DatasetFiles, generate_to_files
-from tasks.preview import make_preview
+from tasks.answers import compute_answers
+from tasks.designer import design
+from tasks.engine.chunks import atomic
+from tasks.engine.messiness import apply_messiness, issue_log_to_csv, to_arrow_lenient
+from tasks.engine.output import DatasetFiles, generate_to_files, write_csv
+from tasks.engine.types import to_arrow
+from tasks.package import build_packages, write_data_archive
+from tasks.preview import check_preview, make_preview
+from tasks.profiles import profile_tables, sample_tables
+from tasks.quality import run_quality
+from tasks.quality.gx_suites import wait_for_data_docs
+from tasks.quality.package_io import read_table_csv
+from tasks.report_excel import build_workbook
+from tasks.report_pdf import build_pdf, render_figures
+from tasks.sample_learning import learn_spec
+from tasks.sample_questions import questions_for_sample
+from tasks.sample_synthesis import fit_models, synthesize
+from tasks.sample_synthesis import sample_tables as sample_synthetic_tables
 from tasks.schema_check import validate_schema
 from tasks.settings import PROJECT_ROOT, Settings, default_domains_dir
+from tasks.storage import storage_from_uri
 
 
 @lru_cache(maxsize=1)
@@ -37,7 +55,7 @@ def code_version() -> str:
         (PROJECT_ROOT / "schemas", "*.py"),
         (PROJECT_ROOT / "tasks", "**/*.py"),
         (PROJECT_ROOT / "tasks", "prompts/*.md"),
-        (default_domains_dir(), "*.yaml"),
+        (default_domains_dir(), "**/*.yaml"),
     ):
         for path in sorted(folder.glob(pattern)):
             digest.update(path.name.encode())
@@ -66,7 +84,6 @@ def persisted(phase: Task, settings: Settings) -> Task:
 
 @task(name="design-challenge", task_run_name="design-challenge-attempt-{attempt}")
 def design_task(brief: str, *, domain, rows, seed, variant, locale, feedback, attempt, previous, settings):
-    from tasks.designer import design
 
     return design(
         brief,
@@ -104,7 +121,6 @@ def generate_task(spec: ChallengeSpec, work_dir: Path, settings: Settings) -> Da
         update_progress_artifact(
             artifact_id, 100.0 * sum(shares.values()) / total, description=f"{table}: {rows:,} rows"
         )
-        from flows.events import emit
 
         emit("table-generated", table=table, rows=rows, done=len(shares), total=total, share=share)
 
@@ -130,7 +146,6 @@ def read_tables(files: DatasetFiles) -> dict[str, pd.DataFrame]:
 
 def shipped_tables(spec: ChallengeSpec, files: DatasetFiles) -> dict[str, pd.DataFrame]:
     """The tables as learners get them: the messy CSVs where mess was planted, else the (identical) Parquet."""
-    from tasks.quality.package_io import read_table_csv
 
     messy = {rule.table for rule in spec.messiness}
     return {
@@ -151,8 +166,6 @@ def messiness_task(spec: ChallengeSpec, files: DatasetFiles, work_dir: Path) -> 
     """Plant the spec's messiness in the CSVs learners get; the Parquet stays clean for the answer key."""
     if not spec.messiness:
         return files
-    from tasks.engine.messiness import apply_messiness, issue_log_to_csv, to_arrow_lenient
-    from tasks.engine.output import write_csv
 
     tables = read_tables(files)
     messy, log = apply_messiness(spec, tables)
@@ -165,7 +178,6 @@ def messiness_task(spec: ChallengeSpec, files: DatasetFiles, work_dir: Path) -> 
 
 @task(name="check-quality")
 def quality_task(spec: ChallengeSpec, files: DatasetFiles, work_dir: Path) -> QualityOutcome:
-    from tasks.quality import run_quality
 
     docs = (work_dir / "instructor" / "data_docs").resolve()
     tables = shipped_tables(spec, files)
@@ -178,7 +190,6 @@ def quality_task(spec: ChallengeSpec, files: DatasetFiles, work_dir: Path) -> Qu
 
 @task(name="answer-questions")
 def answers_task(spec: ChallengeSpec, files: DatasetFiles, settings: Settings) -> AnswerKey:
-    from tasks.answers import compute_answers
 
     return compute_answers(spec, files.parquet, scenarios=files.scenarios, settings=settings)
 
@@ -201,8 +212,6 @@ class ReportInputs:
 @task(name="draw-figures")
 def figures_task(spec: ChallengeSpec, files: DatasetFiles, answers: AnswerKey) -> ReportInputs:
     """Profiles, samples and every figure that needs no quality report (drawn while the checks run)."""
-    from tasks.profiles import profile_tables, sample_tables
-    from tasks.report_pdf import render_figures
 
     profiles = profile_tables(spec, files.parquet)
     samples = sample_tables(spec, files.parquet)
@@ -219,8 +228,6 @@ def reports_task(
     inputs: ReportInputs,
 ) -> Reports:
     """The PDF and the workbook, from ``figures_task``'s profiles, samples and figures plus the quality report."""
-    from tasks.report_excel import build_workbook
-    from tasks.report_pdf import build_pdf
 
     reports = Reports()
     reports.files["quality_report.pdf"] = build_pdf(
@@ -241,7 +248,6 @@ def reports_task(
 @task(name="compress-data")
 def archive_task(spec: ChallengeSpec, files: DatasetFiles, work_dir: Path) -> Path:
     """Deflate the CSVs both packages share while the checks and reports run (zlib leaves the GIL)."""
-    from tasks.package import write_data_archive
 
     return write_data_archive(spec, files.csv, work_dir / "package-data.zip")
 
@@ -255,8 +261,6 @@ def package_task(
     work_dir: Path,
     data_archive: Path | None = None,
 ):
-    from tasks.package import build_packages
-    from tasks.quality.gx_suites import wait_for_data_docs
 
     extras = dict(reports.files)
     not_produced = dict(reports.not_produced)
@@ -287,7 +291,6 @@ def store_task(paths, storage_uri: str | None, folder: str, settings: Settings) 
 
     A storage hiccup is retried with backoff.
     """
-    from tasks.storage import storage_from_uri
 
     storage = storage_from_uri(storage_uri or settings.storage or str(settings.output_dir / "packages"), settings)
     key = f"{folder}/{paths.full.name}"
@@ -302,8 +305,6 @@ def store_task(paths, storage_uri: str | None, folder: str, settings: Settings) 
 @task(name="learn-sample")
 def learn_sample_task(sample_dir: str, brief: str, *, domain, rows, seed, settings: Settings):
     """Read the author's sample, build a spec from it and the questions it can answer."""
-    from tasks.sample_learning import learn_spec
-    from tasks.sample_questions import questions_for_sample
 
     learned = learn_spec(Path(sample_dir), brief, domain=domain, rows=rows, seed=seed, settings=settings)
     questions = questions_for_sample(learned.spec, learned.tables, settings=settings)
@@ -314,21 +315,15 @@ def learn_sample_task(sample_dir: str, brief: str, *, domain, rows, seed, settin
 
 @task(name="preview-from-sample")
 def sample_preview_task(learned, spec: ChallengeSpec, rows: int) -> tuple[dict[str, pd.DataFrame], PreviewCheck]:
-    from tasks.preview import check_preview
-    from tasks.sample_synthesis import fit_models, sample_tables
 
     fitted = fit_models(learned, spec)
-    tables = sample_tables(fitted, learned, spec.model_copy(update={"scale": rows}))
+    tables = sample_synthetic_tables(fitted, learned, spec.model_copy(update={"scale": rows}))
     return tables, check_preview(spec, tables)
 
 
 @task(name="synthesize-from-sample")
 def synthesize_task(learned, spec: ChallengeSpec, work_dir: Path):
     """Fit SDV on the sample, sample the full size, and write the tables like the engine does."""
-    from tasks.engine.chunks import atomic
-    from tasks.engine.output import write_csv
-    from tasks.engine.types import to_arrow
-    from tasks.sample_synthesis import synthesize
 
     result = synthesize(learned, spec, spec.scale, work_dir)
     files = DatasetFiles({}, {}, {})
