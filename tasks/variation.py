@@ -446,7 +446,9 @@ def choose_scenarios(data: dict, rng: random.Random, min_questions: int) -> list
     if len(optional) <= 1:
         return []
     keep_count = rng.randint(1 if required == 0 else 0, len(optional))
-    dropped = [s["name"] for s in optional if s not in rng.sample(optional, keep_count)]
+    # one draw for the whole subset: a fresh sample per scenario could keep none of them
+    kept = {s["name"] for s in rng.sample(optional, keep_count)}
+    dropped = [s["name"] for s in optional if s["name"] not in kept]
     notes = []
     for name in dropped:
         notes.append(drop_scenario(data, name, min_questions))
@@ -467,7 +469,11 @@ def drop_scenario(data: dict, name: str, min_questions: int) -> str:
 
 
 def choose_questions(data: dict, low: int, high: int, rng: random.Random) -> None:
-    """Keep every question that reveals a planted scenario, then a seeded pick of the rest, in order."""
+    """Keep every question that reveals a planted scenario, then a seeded pick of the rest, in order.
+
+    The kept questions are renumbered q01, q02 ... in order, so an id is the number a learner sees
+    in the README and questions.txt (q05 as question 3 reads as a mistake).
+    """
     questions = data["questions"]
     count = min(len(questions), rng.randint(low, high))
     linked = [q for q in questions if q.get("scenario")]
@@ -475,3 +481,19 @@ def choose_questions(data: dict, low: int, high: int, rng: random.Random) -> Non
     picked = rng.sample(others, max(0, min(len(others), count - len(linked))))
     keep = {q["id"] for q in linked} | {q["id"] for q in picked}
     data["questions"] = [q for q in questions if q["id"] in keep]
+    renumber_questions(data)
+
+
+def renumber_questions(data: dict) -> dict[str, str]:
+    """Give the questions ids q01..qNN in their order; returns old id -> new id.
+
+    Nothing else in a spec names a question by id (a question names its scenario, not the reverse),
+    so the ids are the only thing to change.
+    """
+    width = max(2, len(str(len(data["questions"]))))
+    moved = {}
+    for number, question in enumerate(data["questions"], 1):
+        new_id = f"q{number:0{width}d}"
+        moved[question["id"]] = new_id
+        question["id"] = new_id
+    return moved
