@@ -1,9 +1,9 @@
 """The answer key: every question's SQL run in the sandbox, with a short written analysis of its result.
 
 Contract: numbers come only from the query result (run by ``tasks.sql_sandbox``); the analysis is
-drawn from that result (largest and smallest, share of total, change and trend), written by the
-LLM when one is configured and by templates otherwise; any LLM failure falls back to the templates
-and is noted. A question linked to a planted scenario states the finding, the stated and measured
+drawn from that result by ``tasks.findings`` (the leader and its margin, share of total, change
+and trend, with formatted numbers), rewritten by the LLM when one is configured; any LLM failure
+falls back to those and is noted. A question linked to a planted scenario states the finding, the stated and measured
 size, and whether this answer shows it. Everything is derived from the spec: no per-domain code.
 """
 
@@ -30,6 +30,7 @@ from sqlglot import exp
 from schemas.errors import InputError
 from schemas.results import Answer, AnswerKey, ScenarioCheck
 from schemas.spec import ChallengeSpec, QuestionSpec, ScenarioSpec
+from tasks import findings
 from tasks.settings import Settings
 from tasks.sql_sandbox import SqlRefused, run_query, sandbox
 
@@ -58,6 +59,7 @@ def compute_answers(
     *,
     scenarios: list[dict] | None = None,
     settings: Settings | None = None,
+    issue_log: list | None = None,
 ) -> AnswerKey:
     """Run every question of ``spec`` in a sandbox and write the answer key.
 
@@ -69,6 +71,8 @@ def compute_answers(
             when omitted and DataFrames are given.
         settings: runtime settings; the LLM writes the analyses only when ``llm_api_key`` or
             ``llm_base_url`` is set.
+        issue_log: the planted messiness (``IssueLogEntry`` list); the cleaning questions
+            (``tasks.cleaning_questions``) are answered from it, not from the clean tables.
 
     Returns:
         One ``Answer`` per question, in spec order. A question whose SQL fails carries ``error``
@@ -83,8 +87,12 @@ def compute_answers(
 
         scenarios = measure_scenarios(spec, frames)
     notes: list[str] = []
+    from tasks.cleaning_questions import cleaning_answers
+
+    # the tables here are the clean ones: what was planted in the learner's copy is in the issue log
+    planted = cleaning_answers(spec, issue_log) if issue_log else {}
     try:
-        answers = [answer_question(spec, con, question, scenarios) for question in spec.questions]
+        answers = [planted.get(q.id) or answer_question(spec, con, q, scenarios) for q in spec.questions]
     finally:
         if owned:
             con.close()
@@ -149,7 +157,7 @@ def answer_question(
         "difficulty": question.difficulty,
     }
     try:
-        frame = run_query(con, question.sql)
+        frame = run_query(con, question.sql, label=question.id)
     except (SqlRefused, duckdb.Error) as exc:
         reason = str(exc).splitlines()[0]
         return Answer(
@@ -166,9 +174,6 @@ def answer_question(
     units = result_units(spec, question.sql, columns)
     labels = _label_columns(columns, types)
     measure = _pick_measure(question, columns, types, labels)
-    highlights = describe_result(frame, types, units, labels, measure, question.answer_shape)
-    if len(frame) > MAX_STORED_ROWS:
-        highlights.append(f"The result has {len(frame):,} rows; the key keeps the first {MAX_STORED_ROWS}.")
     check = None
     if question.scenario:
         check = check_scenario(spec, question.scenario, frame, types, units, labels, measure, scenarios)
@@ -182,11 +187,15 @@ def answer_question(
         label_columns=labels,
         measure=measure,
         truncated=len(frame) > MAX_STORED_ROWS,
-        highlights=highlights,
         scenario_check=check,
     )
     answer.scenario_finding = scenario_text(check) if check else None
-    answer.analysis = _join_analysis(" ".join(highlights), answer.scenario_finding)
+    # the words come from tasks.findings (shared with the reports), over the whole result, not the kept rows
+    found = findings.analyse(answer, frame)
+    answer.highlights = [f.text for f in found if f.kind != "planted"]
+    if len(frame) > MAX_STORED_ROWS:
+        answer.highlights.append(f"The result has {len(frame):,} rows; the key keeps the first {MAX_STORED_ROWS}.")
+    answer.analysis = _join_analysis(" ".join(answer.highlights), answer.scenario_finding)
     return answer
 
 
@@ -453,103 +462,6 @@ def format_value(value: Any, unit: str | None = None) -> str:
 def _is_time(name: str, kind: str) -> bool:
     """A period that runs forward (a date, a year, a cohort), so a trend over it means something."""
     return kind in {"date", "datetime"} or (kind == "int" and bool(_TREND_NAME.search(name)))
-
-
-def describe_result(
-    frame: pd.DataFrame,
-    types: list[str],
-    units: dict[str, str],
-    labels: list[str],
-    measure: str | None,
-    shape: str = "table",
-) -> list[str]:
-    """Short facts drawn from a result: the value, largest and smallest, share of total, change and trend.
-
-    Args:
-        frame: the full query result.
-        types: per column, from ``_column_type``.
-        units: result column -> unit.
-        labels: the columns that name rows.
-        measure: the quantity to describe.
-        shape: the question's answer shape (``scalar``, ``table`` or ``time_series``).
-    """
-    columns = list(frame.columns)
-    if frame.empty:
-        return ["The query returned no rows on this data."]
-    if len(frame) == 1 and (shape == "scalar" or not labels or measure is None):
-        parts = [f"{c} = {format_value(frame.iloc[0][c], units.get(c))}" for c in columns]
-        return ["The answer is " + ", ".join(parts) + "."]
-    if measure is None:
-        return [f"The result lists {len(frame):,} rows with columns {', '.join(columns)}."]
-    unit = units.get(measure)
-    kind = dict(zip(columns, types, strict=True))
-    values = pd.to_numeric(frame[measure], errors="coerce")
-    valid = values.notna()
-    if not valid.any():
-        return [f"{measure} is empty in every row of the result."]
-    names = row_labels(frame, choose_labels(frame, labels))
-    largest, smallest = int(values[valid].idxmax()), int(values[valid].idxmin())
-    position = {index: i for i, index in enumerate(frame.index)}
-    facts = [
-        f"Across {len(frame):,} rows, the largest {measure} is {format_value(values[largest], unit)} "
-        f"({names[position[largest]]}) and the smallest is {format_value(values[smallest], unit)} "
-        f"({names[position[smallest]]})."
-    ]
-    time_labels = [c for c in labels if _is_time(c, kind[c])]
-    additive = unit not in {"%", "days", "hours", "minutes"} and not _RELATIVE_NAME.search(measure)
-    if additive and (values[valid] >= 0).all() and values[valid].sum() > 0 and not time_labels:
-        total = values[valid].sum()
-        facts.append(
-            f"{names[position[largest]]} accounts for {100 * values[largest] / total:.1f}% of the total "
-            f"{measure} ({format_value(total, unit)})."
-        )
-        if valid.sum() > 3:
-            top3 = values[valid].nlargest(3).sum()
-            facts.append(f"The top 3 together account for {100 * top3 / total:.1f}%.")
-    if len(time_labels) == 1 and len(labels) == 1 and valid.sum() >= 2:
-        facts += _trend(frame, time_labels[0], values, unit, measure)
-    for other in _numeric_measures(columns, types, labels):
-        if other != measure and _CHANGE_NAME.search(other):
-            change = pd.to_numeric(frame[other], errors="coerce")
-            if change.notna().sum() >= 2:
-                hi, lo = int(change.idxmax()), int(change.idxmin())
-                facts.append(
-                    f"The highest {other} is {format_value(change[hi], units.get(other))} ({names[position[hi]]}); "
-                    f"the lowest is {format_value(change[lo], units.get(other))} ({names[position[lo]]})."
-                )
-    return facts
-
-
-def _trend(frame: pd.DataFrame, period: str, values: pd.Series, unit: str | None, measure: str) -> list[str]:
-    known = frame[period].notna().to_numpy()
-    frame, values = frame[known], values[known]
-    if len(frame) < 2:
-        return []
-    order = frame[period].argsort(kind="stable").to_numpy()
-    ordered = values.iloc[order].reset_index(drop=True)
-    periods = frame[period].iloc[order].reset_index(drop=True)
-    keep = ordered.notna()
-    ordered, periods = ordered[keep].reset_index(drop=True), periods[keep].reset_index(drop=True)
-    first, last = ordered.iloc[0], ordered.iloc[-1]
-    label_first, label_last = label_text(periods.iloc[0]), label_text(periods.iloc[-1])
-    facts = []
-    if first:
-        change = 100 * (last - first) / abs(first)
-        facts.append(
-            f"From {label_first} to {label_last}, {measure} went from {format_value(first, unit)} to "
-            f"{format_value(last, unit)} ({change:+.1f}%)."
-        )
-    mean = ordered.mean()
-    if len(ordered) >= 3 and mean:
-        slope = np.polyfit(np.arange(len(ordered), dtype=float), ordered.to_numpy(dtype=float), 1)[0]
-        per_period = 100 * slope / abs(mean)
-        direction = "rising" if per_period > 0.5 else "falling" if per_period < -0.5 else "flat"
-        peak = int(ordered.idxmax())
-        facts.append(
-            f"The trend is {direction} ({per_period:+.1f}% of the average per period); "
-            f"the peak is {label_text(periods.iloc[peak])} at {format_value(ordered.iloc[peak], unit)}."
-        )
-    return facts
 
 
 # --------------------------------------------------------------------------- planted scenarios

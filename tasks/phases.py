@@ -163,13 +163,18 @@ class QualityOutcome:
 
 @task(name="plant-messiness")
 def messiness_task(spec: ChallengeSpec, files: DatasetFiles, work_dir: Path) -> DatasetFiles:
-    """Plant the spec's messiness in the CSVs learners get; the Parquet stays clean for the answer key."""
+    """Plant the spec's messiness in the CSVs learners get; the Parquet stays clean for the answer key.
+
+    The clean copy of every messy table goes to ``instructor/clean_data/`` (written from the Parquet,
+    like the engine's CSVs): the analytical answers are computed on it.
+    """
     if not spec.messiness:
         return files
 
     tables = read_tables(files)
     messy, log = apply_messiness(spec, tables)
-    for name in {rule.table for rule in spec.messiness}:
+    for name in sorted({rule.table for rule in spec.messiness}):
+        write_csv(pq.read_table(files.parquet[name]), work_dir / "instructor" / "clean_data" / f"{name}.csv")
         files.csv[name] = write_csv(to_arrow_lenient(messy[name], spec.table(name)), files.csv[name])
     files.issue_log = log
     issue_log_to_csv(log, work_dir / "instructor" / "issue_log.csv")
@@ -191,7 +196,10 @@ def quality_task(spec: ChallengeSpec, files: DatasetFiles, work_dir: Path) -> Qu
 @task(name="answer-questions")
 def answers_task(spec: ChallengeSpec, files: DatasetFiles, settings: Settings) -> AnswerKey:
 
-    return compute_answers(spec, files.parquet, scenarios=files.scenarios, settings=settings)
+    # the cleaning questions are answered from the issue log; the others on the clean Parquet
+    return compute_answers(
+        spec, files.parquet, scenarios=files.scenarios, settings=settings, issue_log=files.issue_log or None
+    )
 
 
 @dataclass
@@ -266,6 +274,9 @@ def package_task(
     not_produced = dict(reports.not_produced)
     if quality and quality.issue_log:
         extras["instructor/issue_log.csv"] = quality.issue_log
+    clean_data = work_dir / "instructor" / "clean_data"
+    if spec.messiness and clean_data.is_dir():
+        extras["instructor/clean_data"] = clean_data
     if quality and quality.data_docs:
         if wait_for_data_docs(quality.data_docs) is not None:
             extras["instructor/data_docs"] = quality.data_docs
