@@ -35,6 +35,7 @@ from schemas.serialize import spec_from_data, spec_to_data, spec_to_yaml
 from schemas.spec import ChallengeSpec
 from tasks.designer_offline import apply_feedback
 from tasks.engine.planner import spec_fingerprint
+from tasks.messiness_plan import planned, requested_level
 from tasks.phases import (
     answers_task,
     archive_task,
@@ -195,6 +196,7 @@ def challenge_flow(
     storage: str | None = None,
     output_dir: str | None = None,
     sample_dir: str | None = None,
+    messiness: Literal["none", "light", "heavy"] | None = None,
 ) -> ChallengeResult:
     """Make a complete data-analytics challenge from a business brief.
 
@@ -210,6 +212,9 @@ def challenge_flow(
         output_dir: work files and local packages; default ./datafactory-output.
         sample_dir: learn-from-sample mode (needs the sdv extra): a folder of CSVs with real data that
             must not be published; the synthetic data mimics it instead of following a blueprint.
+        messiness: a data-cleaning challenge: none, light or heavy planted mess (duplicates, casing,
+            whitespace, typos, missing values, outliers, mixed date formats) with cleaning questions;
+            when omitted, what the brief asks for ("a data-cleaning exercise"), else none.
     """
     settings = Settings(**({"output_dir": Path(output_dir)} if output_dir else {}))
     check_inputs(brief, rows, variant)
@@ -223,8 +228,9 @@ def challenge_flow(
     run_name = run_id[:8]
     emit("run-started", run_id=run_id, seed=seed)
     try:
+        level = requested_level(messiness, brief)
         return _run_phases(
-            brief, domain, rows, seed, variant, locale, approval, storage, settings, run_name, sample_dir
+            brief, domain, rows, seed, variant, locale, approval, storage, settings, run_name, sample_dir, level
         )
     except GateRejected as exc:
         emit("rejected", reason=str(exc))
@@ -233,7 +239,7 @@ def challenge_flow(
 
 
 def _run_phases(  # noqa: C901 - reads as the list of phases
-    brief, domain, rows, seed, variant, locale, approval, storage, settings, run_name, sample_dir=None
+    brief, domain, rows, seed, variant, locale, approval, storage, settings, run_name, sample_dir=None, level=None
 ) -> ChallengeResult:
     suspend = bool(deployment.id) and flow_run.get_parent_flow_run_id() is None
     if sample_dir:
@@ -268,6 +274,8 @@ def _run_phases(  # noqa: C901 - reads as the list of phases
             )
             spec, matches, notes, designer = design.spec, design.matches, design.notes, design.designer
             frame = getattr(design, "frame", None)  # designs cached before frames existed have none
+        if edited is None:
+            spec = planned(spec, level, feedback)  # the requested mess, with its cleaning questions
         shown.append(spec)
         return PhaseOutput(
             spec,

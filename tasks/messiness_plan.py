@@ -331,6 +331,19 @@ def requested_level(explicit: str | None, brief: str | None) -> Level | None:
     return messiness_from_text(brief)
 
 
+def planned(spec: ChallengeSpec, level: Level | None, feedback: str | None = None) -> ChallengeSpec:
+    """``spec`` at the requested ``level``; unchanged when none was asked, or when the reviewer's
+    ``feedback`` speaks about mess itself (their words win over the run's option), or when it is already there.
+    """
+    if level is None:
+        return spec
+    if feedback and (messiness_from_text(feedback) is not None or kinds_from_text(feedback)):
+        return spec
+    if level_of(spec) == level:
+        return spec
+    return with_messiness(spec, level)
+
+
 def level_of(spec: ChallengeSpec) -> str:
     """``none``, ``light`` or ``heavy`` when the spec's rules are that level's plan, else ``custom``."""
     if not spec.messiness:
