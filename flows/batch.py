@@ -8,6 +8,7 @@ challenge, its domain, schema score, quality verdict and package link.
 import tempfile
 import threading
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from prefect import flow, task
@@ -28,6 +29,9 @@ class BatchItem(BaseModel):
     seed: int | None = None
     variant: int = Field(0, ge=0)
     locale: str | None = None
+    messiness: Literal["none", "light", "heavy"] | None = Field(
+        None, description="a data-cleaning challenge: planted mess and cleaning questions; default from the brief"
+    )
 
 
 class BatchPlan(BaseModel):
@@ -81,6 +85,7 @@ def run_batch_item(index: int, item: BatchItem, storage: str | None, output_dir:
             seed=item.seed,
             variant=item.variant,
             locale=item.locale,
+            messiness=item.messiness,
             approval="auto",
             storage=storage,
             output_dir=output_dir,
@@ -118,7 +123,7 @@ def batch_flow(
     """Generate every challenge listed in ``batch_file`` with automatic approval.
 
     Args:
-        batch_file: YAML with ``challenges: [{brief, domain, rows, seed, ...}]`` and ``concurrency``.
+        batch_file: YAML with ``challenges: [{brief, domain, rows, seed, messiness, ...}]`` and ``concurrency``.
         concurrency: overrides the file's concurrency limit.
         storage: where packages go (folder or s3://bucket/prefix).
         output_dir: work files and local packages.
