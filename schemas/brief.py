@@ -95,6 +95,7 @@ class EventFact(Fact):
     end: date | None = None
     before: Period | None = Field(None, description="only when the brief states it")
     after: Period | None = Field(None, description="only when the brief states it")
+    periods_source: str | None = Field(None, description="the words the before/after periods came from")
     magnitude_pct: float | None = Field(None, description="a stated size, e.g. 20 for 'raised tariffs by 20%'")
     change_from: float | None = Field(None, description="'from 30 to 14 days' -> 30")
     change_to: float | None = Field(None, description="'from 30 to 14 days' -> 14")

@@ -1,0 +1,1 @@
+"""Brief-driven design: read the brief (brief_reader), shape the spec from its frame (shape)."""
