@@ -1,0 +1,128 @@
+"""tasks.findings: numbers formatted as people read them, weekday names, findings and chart shapes per answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.results import Answer, AnswerKey, ScenarioCheck
+from tasks.findings import (
+    analyse,
+    answer_shape,
+    excel_format,
+    excel_value,
+    executive_summary,
+    fmt,
+    label_namer,
+)
+
+
+def _answer(qid: str, question: str, columns, rows, types, units=None, labels=None, measure=None, chart="bar", **kw):
+    return Answer(
+        question_id=qid,
+        question=question,
+        sql=kw.pop("sql", "SELECT 1"),
+        columns=columns,
+        rows=rows,
+        row_count=len(rows),
+        column_types=types,
+        units=units or {},
+        label_columns=labels or [],
+        measure=measure,
+        chart=chart,
+        **kw,
+    )
+
+
+def test_numbers_read_as_money_percent_counts_and_years() -> None:
+    assert fmt(1234.5, "USD") == "$1,234.50"
+    assert fmt(1234.5, "BRL") == "1,234.50 BRL"
+    assert fmt(2_500_000, "INR", compact=True) == "₹2.50M"
+    assert fmt(-12.34, "%", signed=True) == "-12.3%" and fmt(3.0, "%", signed=True) == "+3.0%"
+    assert fmt(0.02, "%", signed=True) == "+0.02%"  # not "+0.0%"
+    assert fmt(2.0, "count") == "2" and fmt(12345, None) == "12,345"
+    assert fmt(None) == "n/a" and fmt(4.5, "days") == "4.50 days"
+    assert excel_format("int", None, "order_year") == "0"  # never 2,021
+    assert excel_format("float", "%") == "0.0%" and excel_value(14.6, "%") == pytest.approx(0.146)
+    assert excel_format("float", "USD") == '"$"#,##0.00' and excel_format("float", "count") == "#,##0"
+
+
+def test_weekday_and_month_numbers_become_names() -> None:
+    import pandas as pd
+
+    sunday_first = label_namer("day_of_week_number", pd.Series([0, 3, 6]), "SELECT EXTRACT(DOW FROM d)")
+    assert [sunday_first(v) for v in (0, 6)] == ["Sunday", "Saturday"]
+    iso = label_namer("weekday", pd.Series([1, 7]), "SELECT isodow(d)")
+    assert [iso(v) for v in (1, 7)] == ["Monday", "Sunday"]
+    assert label_namer("order_month", pd.Series([1, 12]))(3) == "March"
+    assert label_namer("order_year", pd.Series([2021, 2022])) is None
+    answer = _answer(
+        "q12", "On which day of the week are the most orders placed?", ["day_of_week_number", "orders"],
+        [[6, 346], [0, 314], [1, 248]], ["int", "int"], {"orders": "count"}, ["day_of_week_number"], "orders",
+        chart="column", sql="SELECT EXTRACT(DOW FROM order_date) AS day_of_week_number",
+    )  # fmt: skip
+    text = " ".join(f.text for f in analyse(answer))
+    assert "Saturday" in text and "Monday" in text and "(6)" not in text
+    shape = answer_shape(answer)
+    assert shape.kind == "bars" and shape.order == "day_of_week_number"
+
+
+def test_long_result_is_one_series_per_group_and_share_questions_plot_shares() -> None:
+    shares = ((2023, [("App", 27.0), ("Web", 73.0)]), (2024, [("App", 46.5), ("Web", 53.5)]))
+    rows = [[year, channel, 100, share] for year, parts in shares for channel, share in parts]
+    answer = _answer(
+        "q07", "How did each channel's share of orders change between 2023 and 2024?",
+        ["order_year", "channel", "orders", "order_share_pct"], rows, ["int", "string", "int", "float"],
+        {"orders": "count", "order_share_pct": "%"}, ["order_year", "channel"], "orders", chart="column",
+    )  # fmt: skip
+    shape = answer_shape(answer)
+    assert (shape.kind, shape.group, shape.measure, shape.category) == (
+        "stacked100",
+        "channel",
+        "order_share_pct",
+        ["order_year"],
+    )
+    text = analyse(answer)[0].text
+    assert "App" in text and "+19.5 points" in text and "2023" in text and "2,023" not in text
+    months = [[f"2024-{m:02d}-01", r, float(m * 10 + i)] for m in range(1, 13) for i, r in enumerate("NSEW")]
+    monthly = _answer(
+        "m", "Monthly revenue by region", ["month", "region", "revenue"], months, ["date", "string", "float"],
+        {"revenue": "USD"}, ["month", "region"], "revenue", chart="line",
+    )  # fmt: skip
+    shape = answer_shape(monthly)
+    assert shape.kind == "lines" and shape.group == "region"
+
+
+def test_before_after_ranking_and_the_summary() -> None:
+    rows = [["West", 100, 55, -45.0], ["East", 100, 98, -2.0], ["North", 80, 84, 5.0]]
+    before = _answer(
+        "q06", "Compare orders per region in Q2 and Q3. Which region fell the most?",
+        ["region", "q2_orders", "q3_orders", "change_pct"], rows, ["string", "int", "int", "float"],
+        {"q2_orders": "count", "q3_orders": "count", "change_pct": "%"}, ["region"], "change_pct", chart="column",
+        scenario="slump", scenario_finding="Planted finding (slump): West fell.",
+        scenario_check=ScenarioCheck(scenario="slump", description="West fell", effect="scale", shown=True),
+    )  # fmt: skip
+    shape = answer_shape(before)
+    assert shape.kind == "clustered" and shape.series == ["q2_orders", "q3_orders"]
+    findings = analyse(before)
+    assert (
+        "largest fall is West (-45.0%)" in findings[0].text
+        and "q2 orders 280, q3 orders 237 (-15.4%)" in findings[0].text
+    )
+    assert findings[-1].kind == "planted"
+    products = [[f"P{i}", f"Product {i}", 1000.0 - 50 * i, i + 1] for i in range(10)]
+    ranking = _answer(
+        "q02", "Which 10 products generated the most revenue?", ["product_id", "product_name", "revenue", "rank"],
+        products, ["string", "string", "float", "int"], {"revenue": "USD"}, ["product_id", "product_name"],
+        "revenue",
+    )  # fmt: skip
+    shape = answer_shape(ranking)
+    assert shape.kind == "ranking" and shape.horizontal
+    assert "$1,000 (Product 0)" in analyse(ranking)[0].text
+    scalar = _answer("s1", "How many?", ["invoices", "invoiced"], [[12, 3456.5]], ["int", "float"],
+                     {"invoices": "count", "invoiced": "USD"}, measure="invoiced", answer_shape="scalar")  # fmt: skip
+    assert analyse(scalar)[0].text == "The answer is invoices = 12 and invoiced = $3,456.50."
+    summary = executive_summary(
+        AnswerKey(answers=[before, ranking, scalar, before.model_copy(update={"question_id": "x"})])
+    )
+    assert 4 <= len(summary) <= 6 or len(summary) == 4
+    assert summary[0].question_id in {"q06", "x"}  # a planted finding the answer shows ranks first
