@@ -54,6 +54,7 @@ class KindRules:
     avoid_names: tuple[str, ...] = ()
     avoid_distributions: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
+    prefer_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,8 @@ def column_candidates(spec: ChallengeSpec, kind: str, lexicon: Lexicon | None = 
             if kind == "outliers" and gen.kind == "numeric" and gen.min is not None and gen.min < 0:
                 continue  # the outlier rule reads 'three times the next lower value': positive values only
             money = kind == "outliers" and column.unit == spec.challenge.currency
-            rank = (not (_named(column, rules.names) or money), position, index)
+            preferred = not rules.prefer_roles or table.role in rules.prefer_roles
+            rank = (not (_named(column, rules.names) or money), not preferred, position, index)
             found.append((rank, table.name, column.name))
     return [(t, c) for _, t, c in sorted(found)]
 
@@ -288,6 +290,7 @@ def plan_messiness(spec: ChallengeSpec, level: Level, lexicon: Lexicon | None = 
             for c in candidates
             if not (taken.get(c, set()) & _EXCLUSIVE) and not (kind in _EXCLUSIVE and taken.get(c))
         ]
+        free.sort(key=lambda c: bool(taken.get(c)))  # a column with no mess yet first (stable: rank kept)
         chosen: list[tuple[str, str]] = []
         # first pass: one per table (mess spread over the data), second pass: fill up the count
         for spread in (True, False):
@@ -404,6 +407,11 @@ def rows_after_cleaning(spec: ChallengeSpec, row_counts: dict[str, int]) -> dict
 
 
 # --------------------------------------------------------------------------- gate feedback
+
+
+def messiness_rule(ctx, match: re.Match) -> str:
+    """The gate-feedback rule of ``tasks.designer_offline.FEEDBACK_RULES``: the whole sentence decides."""
+    return apply_messiness_feedback(ctx.data, match.string)
 
 
 def apply_messiness_feedback(data: dict, sentence: str) -> str:
