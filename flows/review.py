@@ -90,6 +90,9 @@ def schema_markdown(spec: ChallengeSpec, validation: SchemaValidation) -> str:
     lines += ["", "## Scenarios"]
     for s in spec.scenarios:
         lines.append(f"- **{s.name}** ({s.effect.kind} in {s.table}): {s.description}")
+    from tasks.messiness_plan import messiness_markdown
+
+    lines += messiness_markdown(spec)  # the level and every rule of a data-cleaning challenge
     lines += ["", "## Questions", "| question | answerable | tables | error |", "|---|---|---|---|"]
     for q in validation.questions:
         lines.append(
