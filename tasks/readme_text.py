@@ -74,6 +74,8 @@ def render_readme(
         out += ["", "Relationships (many child rows -> one parent row):"]
         out += [f"  {r.child_table}.{r.child_column} -> {r.parent_table}.{r.parent_column}" for r in spec.relationships]
     out += ["", "Every column (type, unit, meaning, keys, allowed values, range) is described in data_dictionary.txt."]
+    if spec.messiness:
+        out += ["", _heading("THE DATA IS DELIBERATELY MESSY"), *_messy(spec, row_counts)]
     out += ["", _heading("WHAT IS IN THIS PACKAGE")]
     out += [f"  {name:<34} {what}" for name, what in files]
     if not_produced:
@@ -156,6 +158,54 @@ def _instructor(spec: ChallengeSpec) -> list[str]:
         for rule in spec.messiness:
             where = f"{rule.table}.{rule.column}" if rule.column else rule.table
             lines.append(f"  - {rule.kind} in {where}, about {rule.rate:.0%} of rows")
+        lines += [
+            "",
+            *_wrap(
+                "The cleaning questions (data cleaning skill) are answered from instructor/issue_log.csv. The other "
+                "questions are answered on the clean tables: instructor/clean_data/ holds the clean copy of every "
+                "table that has planted issues (the other CSVs are already clean)."
+            ),
+        ]
+    return lines
+
+
+# what a learner is told each kind looks like (the learner never sees where or how often)
+_MESS_WORDS = {
+    "duplicates": "duplicate rows",
+    "casing": "inconsistent upper and lower case",
+    "whitespace": "stray spaces before or after values",
+    "typos": "misspelt values",
+    "missing": "missing values",
+    "outliers": "implausible outliers",
+    "date_formats": "dates written in mixed formats",
+}
+
+
+def _messy(spec: ChallengeSpec, row_counts: dict[str, int]) -> list[str]:
+    """What a learner must clean and what a clean result looks like (rows per table once duplicates go)."""
+    from tasks.messiness_plan import rows_after_cleaning
+
+    kinds = [_MESS_WORDS[k] for k in _MESS_WORDS if any(r.kind == k for r in spec.messiness)]
+    tables = sorted({r.table for r in spec.messiness}, key=spec.table_names.index)
+    clean = rows_after_cleaning(spec, row_counts)
+    lines = _wrap(
+        "This is a data-cleaning challenge: the CSVs of "
+        + ", ".join(tables)
+        + " hold planted problems ("
+        + ", ".join(kinds)
+        + "). The questions marked 'data cleaning' ask what you find; clean the data before the other questions, "
+        "whose answers are computed on the clean tables."
+    )
+    if row_counts:
+        lines += ["", "A clean result has these row counts (the other tables are clean as shipped):"]
+        for name in tables:
+            if name in row_counts:
+                change = "" if clean[name] == row_counts[name] else f" (shipped with {row_counts[name]:,})"
+                lines.append(f"  {name}: {clean[name]:,} rows{change}")
+    lines += [""] + _wrap(
+        "Duplicates, stray spaces, casing, typos and date formats can be undone exactly; a value that is missing "
+        "or an outlier cannot be recovered, so figures that use those rows may differ a little from the key."
+    )
     return lines
 
 
