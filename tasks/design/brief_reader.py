@@ -516,8 +516,17 @@ def _find_fiscal_start(text: str) -> tuple[int, str] | None:
                 last = MONTHS[m.group(2).rstrip(".").lower()]
                 if (first - 2) % 12 + 1 != last:  # a fiscal year is twelve months: its last month precedes its first
                     continue
-            return first, m.group(0).strip("() ")
+            return first, _balanced(m.group(0).strip())
     return None
+
+
+def _balanced(words: str) -> str:
+    """Words without an unmatched bracket at either end: '(April-March fiscal years' -> 'April-March fiscal years'."""
+    while words.startswith("(") and words.count("(") > words.count(")"):
+        words = words[1:].lstrip()
+    while words.endswith(")") and words.count(")") > words.count("("):
+        words = words[:-1].rstrip()
+    return words
 
 
 class _TimeParser:
@@ -1459,8 +1468,6 @@ class _Reader:
         if camel:
             score = 3
         if len(parts) > 1 and (parts[-1] in suffixes or all(p[0].isupper() for p in parts)):
-            score = max(score, 3)
-        if parts[-1] in suffixes:
             score = max(score, 3)
         if re.match(r"['’]s?\s*,\s+(?:a|an|the)\s+|\s*,\s+(?:a|an|the)\s+|\s*\((?:a|an)\s+", after):
             score = max(score, 3)
