@@ -17,7 +17,7 @@ import yaml
 
 from schemas.errors import GenerationError, SpecError
 from schemas.serialize import spec_from_data, spec_to_data
-from tasks.domains import get_blueprint
+from tasks.domains import get_blueprint, load_blueprint
 from tasks.engine import generate_dataset, generate_to_files, resolve_plan
 from tasks.sql_sandbox import run_query, sandbox
 
@@ -313,6 +313,48 @@ def test_resume_rebuilds_only_the_missing_chunks(small_spec, tmp_path):
 def test_preview_rows_are_capped(retail_spec):
     t = generate_dataset(retail_spec, row_cap=25)
     assert all(0 < len(frame) <= 25 for frame in t.values())
+
+
+def test_a_capped_preview_keeps_each_parents_minimum_children(small_spec):
+    """10 regions with at least 3 stores each need 30 stores, even under a row cap of 20."""
+
+    def edit(data):
+        regions = {
+            "name": "regions",
+            "role": "dimension",
+            "rows": 10,
+            "columns": [{"name": "region_id", "type": "int", "unique": True, "generator": {"kind": "sequence"}}],
+        }
+        data["tables"].insert(0, regions)
+        fk = {"kind": "foreign_key", "references": "regions.region_id", "min_children": 3, "max_children": 40}
+        _table(data, "stores")["columns"].append({"name": "region_id", "type": "int", "generator": fk})
+
+    t = generate_dataset(_with(small_spec, edit), row_cap=20)
+    per_region = t["stores"].groupby("region_id").size().reindex(t["regions"]["region_id"], fill_value=0)
+    assert len(t["stores"]) == 30 and per_region.min() >= 3
+
+
+BLUEPRINTS = sorted((Path(__file__).resolve().parent.parent / "domains").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", BLUEPRINTS, ids=[p.stem for p in BLUEPRINTS])
+def test_every_blueprint_plans_and_previews_at_any_scale(path):
+    """Every blueprint plans at 300, 3,000 and 100,000 rows, and its 20-row preview keeps every cardinality."""
+    spec = load_blueprint(path).spec
+    for rows in (300, 3_000, 100_000):
+        resolve_plan(spec.model_copy(update={"scale": rows}))
+    scaled = spec.model_copy(update={"scale": 3_000})
+    t = generate_dataset(scaled, row_cap=20)
+    for rel in scaled.relationships:
+        child = t[rel.child_table][rel.child_column].dropna()
+        assert child.isin(t[rel.parent_table][rel.parent_column]).all(), rel
+        gen = scaled.table(rel.child_table).column(rel.child_column).generator
+        if rel.min_children and not gen.where and rel.child_table != rel.parent_table:
+            counts = child.value_counts().reindex(t[rel.parent_table][rel.parent_column], fill_value=0)
+            sized = scaled.table(rel.child_table)
+            driver = gen.max_children is not None and sized.rows is None and sized.ratio is None
+            # a driven child is cut at the cap after its first parents, the rest have none
+            assert driver or counts.min() >= rel.min_children, rel
 
 
 # --------------------------------------------------------------------------- bad specs

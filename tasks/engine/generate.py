@@ -22,7 +22,14 @@ from tasks.engine.aggregates import combine_aggregate
 from tasks.engine.chunks import ChunkJob, ChunkResult, MemorySink, Sink, TableRun, finish_chunk, run_chunk
 from tasks.engine.columns import BuildContext, build_column, date_sequence
 from tasks.engine.planner import ResolvedPlan, resolve_plan, spec_fingerprint
-from tasks.engine.relations import Retained, RollupTotals, compact, concat_kept, prepare_foreign_key
+from tasks.engine.relations import (
+    Retained,
+    RollupTotals,
+    cardinality_bounds,
+    compact,
+    concat_kept,
+    prepare_foreign_key,
+)
 from tasks.engine.scenarios import ScenarioStats, measured_effect
 from tasks.engine.seed import BLOCK_ROWS
 from tasks.engine.types import arrow_schema, arrow_to_frame
@@ -176,7 +183,7 @@ class _Runner:
             n_rows = len(date_sequence(ctx, table.column(tplan.calendar).generator))
             n_rows = n_rows if self.row_cap is None else min(n_rows, self.row_cap)
         elif tplan.static_rows is not None:
-            n_rows = tplan.static_rows if self.row_cap is None else min(tplan.static_rows, self.row_cap)
+            n_rows = tplan.static_rows if self.row_cap is None else self._capped(name, parents)
             n_rows = int(round(n_rows * tplan.oversample))
         if tplan.driver is not None:
             keys[tplan.driver] = self._foreign_key(name, tplan.driver, None, parents)
@@ -194,6 +201,19 @@ class _Runner:
             tuple((p, c) for p, c in self.plan.rollups.get(name, ())),
             tuple(t.name for t in self.spec.tables if t.aggregate_of == name),
         )
+
+    def _capped(self, name: str, parents: dict[str, Retained]) -> int:
+        """A fixed row count cut to the row cap, but kept within its keys' cardinality.
+
+        Capped parents can need more children than the cap (10 departments with at least 3 doctors
+        each need 30 doctors, not 20), and capped children can be too many for a capped parent.
+        """
+        static = self.plan.tables[name].static_rows
+        table = self.spec.table(name)
+        keys = [fk for fk in self.plan.tables[name].foreign_keys if fk != self.plan.tables[name].driver]
+        low, high = cardinality_bounds(table, keys, parents)
+        rows = max(min(static, self.row_cap), low)
+        return rows if high is None else min(rows, max(high, low))
 
     def _foreign_key(self, name: str, fk: str, n_rows: int | None, parents: dict[str, Retained]):
         table, tplan = self.spec.table(name), self.plan.tables[name]

@@ -95,6 +95,36 @@ class ForeignKeySetup:
         return None if self.cumulative is None else int(self.cumulative[-1]) if len(self.cumulative) else 0
 
 
+def parent_candidates(gen: ForeignKeyGenerator, parent: Retained) -> np.ndarray:
+    """Positions of the parent rows a child may point at: all of them, or those where ``gen.where`` holds."""
+    candidates = np.arange(parent.n)
+    if gen.where:
+        from schemas.expressions import expression_names
+
+        cols = parent.frame(expression_names(gen.where))
+        mask = evaluate(gen.where, cols, parent.n).fillna(False).astype(bool).to_numpy()
+        candidates = candidates[mask]
+    return candidates
+
+
+def cardinality_bounds(table: TableSpec, keys: list[str], parents: dict[str, Retained]) -> tuple[int, int | None]:
+    """The fewest and most rows ``table`` may have for its foreign keys ``keys`` to keep their cardinality.
+
+    Each parent row (among the candidates) needs at least ``min_children`` and at most
+    ``max_children`` rows (one for a unique key); None: no upper bound.
+    """
+    low, high = 0, None
+    for name in keys:
+        column = table.column(name)
+        gen: ForeignKeyGenerator = column.generator
+        k = len(parent_candidates(gen, parents[gen.parent_table]))
+        low = max(low, k * (gen.min_children or 0))
+        most = 1 if column.unique else gen.max_children
+        if most is not None:
+            high = k * most if high is None else min(high, k * most)
+    return low, high
+
+
 def prepare_foreign_key(
     spec: ChallengeSpec,
     table: TableSpec,
@@ -121,13 +151,7 @@ def prepare_foreign_key(
     path = f"columns.{name}"
     profile = spec.challenge
     rng = rng_for(profile.seed, profile.variant, table.name, name, "fk-setup")
-    candidates = np.arange(parent.n)
-    if gen.where:
-        from schemas.expressions import expression_names
-
-        cols = parent.frame(expression_names(gen.where))
-        mask = evaluate(gen.where, cols, parent.n).fillna(False).astype(bool).to_numpy()
-        candidates = candidates[mask]
+    candidates = parent_candidates(gen, parent)
     k = len(candidates)
     if k == 0 and not driver and n_rows:
         # a child whose rows follow its parents simply has none (no returned orders -> no returns)
