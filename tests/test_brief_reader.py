@@ -401,6 +401,9 @@ def test_before_and_after_periods_the_brief_states() -> None:
     (hike,) = read("Tariffs were hiked in December 2021. Compare the six months before and after.").events
     assert (hike.before.start, hike.before.end) == (dt.date(2021, 6, 1), dt.date(2021, 11, 30))
     assert (hike.after.start, hike.after.end) == (dt.date(2022, 1, 1), dt.date(2022, 6, 30))
+    (fare,) = read("In May 2024, Zippy Cabs raised surge fares by 15%. Compare rides in April vs June 2024.").events
+    assert (fare.kind, fare.start, fare.magnitude_pct) == ("price_change", dt.date(2024, 5, 1), 15.0)
+    assert (fare.before.start, fare.after.end) == (dt.date(2024, 4, 1), dt.date(2024, 6, 30))
     pongal, onam = read("During Pongal 2024 and Onam 2024 it ran promotions; use the week before each campaign.").events
     assert (pongal.before.start, pongal.before.end) == (dt.date(2024, 1, 7), dt.date(2024, 1, 13))
     assert onam.before.end == dt.date(2024, 9, 5) and onam.after.start == onam.start
@@ -475,6 +478,11 @@ def test_a_conditional_alias_needs_its_context() -> None:
     food = {k.key for k in read("Order cancellations rose in the app.").kpis}
     assert "churn_rate" in gym and "cancellation_rate" not in gym
     assert "cancellation_rate" in food and "churn_rate" not in food
+    assert "churn_rate" in {k.key for k in read("A chain of gyms wants to understand why members cancel.").kpis}
+    hr = {k.key for k in read("The HR department wants attrition by team.").kpis}
+    shop = {k.key for k in read("An online shop wants customer attrition by segment.").kpis}
+    assert "employee_turnover" in hr and "churn_rate" not in hr
+    assert "churn_rate" in shop and "employee_turnover" not in shop
 
 
 @pytest.mark.parametrize(

@@ -559,7 +559,14 @@ class _TimeParser:
         self._fiscal_single()
         self._halves()
         self._single_years()
+        self._bare_months()
         return sorted(self.found, key=lambda t: t.span.start)
+
+    def _bare_months(self) -> None:
+        """A month without a year ("April vs June 2024", "in May"): only a comparison gives it a year."""
+        for m in re.finditer(MONTH_RE, self.text):
+            month = MONTHS[m.group(0).rstrip(".").lower()]
+            self._add(m, dt.date(2000, month, 1), _month_end(2000, month), "month-noyear", label="")
 
     # -- festivals: "Pongal 2024", "Diwali", "Black Friday 2023"
     def _festivals(self) -> None:
@@ -649,7 +656,8 @@ class _TimeParser:
         ey, em = _add_months(base_year, base_month, q2 * 3 - 1)
         return dt.date(sy, sm, 1), _month_end(ey, em)
 
-    # -- "January 2023 to June 2024", "January to August 2024", "Nov 2023 - Feb 2024", "Jan-Apr", "between March and May 2024"
+    # -- "January 2023 to June 2024", "January to August 2024", "Nov 2023 - Feb 2024", "Jan-Apr",
+    #    "between March and May 2024"
     def _month_ranges(self) -> None:
         day = r"(?:(\d{1,2})(?:st|nd|rd|th)?\s+)?"
         one = rf"{day}({MONTH_RE})(?:\s+(\d{{1,2}})(?:st|nd|rd|th)?,?)?(?:,?\s*('\d{{2}}|(?:19|20)\d{{2}}))?"
@@ -667,8 +675,7 @@ class _TimeParser:
             if year2 and (year1, month1) > (year2, month2):
                 continue
             if not year2:
-                self._add(m, dt.date(2000, month1, 1), _month_end(2000, month2), "month", is_range=True, label="")
-                self.found[-1].precision = "month-noyear"
+                self._add(m, dt.date(2000, month1, 1), _month_end(2000, month2), "month-noyear", is_range=True)
                 continue
             first_day = int(d1 or d1b or 1)
             start = dt.date(year1, month1, min(first_day, calendar.monthrange(year1, month1)[1]))
@@ -716,7 +723,10 @@ class _TimeParser:
         numbers = {str(k).lower(): v for k, v in self.lex.words.get("number_words", {}).items()}
         number_alt = "|".join(sorted((re.escape(k) for k in numbers if " " not in k), key=len, reverse=True))
         t = self.today
-        pattern = rf"(?<![\w])(?:the\s+)?(last|past|previous|prior|preceding)\s+(?:(\d+|{number_alt})\s+)?(years?|quarters?|months?|weeks?|decade)(?![\w])"
+        pattern = (
+            rf"(?<![\w])(?:the\s+)?(last|past|previous|prior|preceding)\s+(?:(\d+|{number_alt})\s+)?"
+            r"(years?|quarters?|months?|weeks?|decade)(?![\w])"
+        )
         for m in re.finditer(pattern, self.text, re.I):
             which, n_text, unit = m.group(1).lower(), m.group(2), m.group(3).lower().rstrip("s")
             n = int(n_text) if n_text and n_text.isdigit() else numbers.get((n_text or "").lower(), 1)
@@ -759,6 +769,7 @@ class _TimeParser:
             rf"(?<![\w])({MONTH_RE}),?\s*('\d{{2}}|(?:19|20)\d{{2}})(?![\w])",
             r"(?<![\w/-])((?:19|20)\d{2})-(0[1-9]|1[0-2])(?:-(\d{2}))?(?![\w/-])",
         ]
+
         for i, pattern in enumerate(patterns):
             for m in re.finditer(pattern, self.text):
                 if i == 0:
@@ -901,7 +912,7 @@ def _find_triggers(text: str, lex: Lexicon, sentences: list[Span], taken: list[S
 
 
 def _date_for(trigger: TriggerHit, times: list[TimeExpr], text: str, sentences: list[Span]) -> TimeExpr | None:
-    """The date next to an event: 'in January 2024' after it, 'the 2023 summer' just before it, or 'In May 2024, ...'."""
+    """The date next to an event: 'in January 2024' after it, 'the 2023 summer' before it, 'In May 2024, ...'."""
     sentence = sentences[trigger.sentence]
     best: tuple[int, TimeExpr] | None = None
     for t in times:
@@ -1227,8 +1238,8 @@ class _Reader:
                     event.after = Period(start=event.start, end=event.end or event.start, label=f"during {event.what}")
                     event.periods_source = m.group(0)
         # "Jan-Apr vs Jun-Sep", "January-April 2024 compared with June-September 2024"
-        ranges = [t for t in times if t.is_range and t.used_by is None or t.precision == "month-noyear"]
-        for a, b in zip(ranges, ranges[1:], strict=False):
+        periods = [t for t in times if t.used_by is None and t.precision != "relative"]
+        for a, b in zip(periods, periods[1:], strict=False):
             between = text[a.span.end : b.span.start]
             if not re.fullmatch(r"\s*(?:vs\.?|versus|against|compared\s+(?:with|to)|and)\s*", between, re.I):
                 continue
@@ -1237,7 +1248,8 @@ class _Reader:
             ):
                 continue
             event = self._event_near(dated, a.span.start)
-            year = event.start.year
+            # a side without a year takes the other side's ("April vs June 2024"), else the event's
+            year = next((t.end.year for t in (b, a) if t.precision != "month-noyear"), event.start.year)
             first, second = _with_year(a, year), _with_year(b, year)
             if first.end < second.start:
                 event.before, event.after = first, second
@@ -1308,7 +1320,6 @@ class _Reader:
         taken = [t.span for t in times] + [h.span for h in places]
         counts: list[CountFact] = []
         for m in pattern.finditer(self.text):
-            span = Span(m.start(), m.end())
             if any(s.overlaps(Span(m.start(1), m.end(1))) for s in taken):
                 continue
             raw, multiplier, tail = m.group(1), m.group(2), m.group(3)
@@ -1317,10 +1328,7 @@ class _Reader:
                 r"(?:Rs\.?|INR|USD)\s*$", before
             ):
                 continue
-            if raw.lower() in numbers:
-                value = numbers[raw.lower()]
-            else:
-                value = float(raw.replace(",", ""))
+            value = numbers[raw.lower()] if raw.lower() in numbers else float(raw.replace(",", ""))
             if multiplier:
                 value *= multipliers[multiplier]
             value_int = int(round(value))
@@ -1579,9 +1587,8 @@ class _Reader:
             if m.group(0)[0].isupper() and m.start() not in {s.start for s in self.sentences}:
                 continue  # a name, not a noun
             noun = lemma(word, self.irregular)
-            if noun in self.stop or noun not in out:
-                if noun not in self.stop:
-                    out.append(noun)
+            if noun not in self.stop and noun not in out:
+                out.append(noun)
         return out
 
     # -- messiness
