@@ -20,10 +20,16 @@ from dataclasses import dataclass, field
 import sqlglot
 
 from schemas.blueprint import Blueprint
+from schemas.brief import BriefFrame
 from schemas.errors import DataFactoryError, InputError, SpecError
 from schemas.serialize import spec_from_data, spec_to_data
 from schemas.spec import ChallengeSpec
-from tasks.domains import DomainMatch, get_blueprint, rank_domains, tokens
+from tasks.design import shape
+from tasks.design.brief_reader import read_brief
+from tasks.design.kpi_questions import ask_kpis
+from tasks.domains import DomainMatch, get_blueprint, match_confidence, rank_domains, tokens
+from tasks.messiness_plan import feedback_pattern as messiness_pattern
+from tasks.messiness_plan import messiness_rule
 from tasks.schema_check import resolve_references
 from tasks.variation import (
     YEAR_SHIFTS,
@@ -87,25 +93,23 @@ class Design:
     matches: list[DomainMatch] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     designer: str = "offline"
+    frame: BriefFrame | None = None
 
 
 def choose_domain(brief: str, domain: str | None) -> tuple[str, list[DomainMatch]]:
     """The requested domain, or the best-scoring one for the brief (runner-ups returned too).
 
     Raises:
-        InputError: unknown ``domain``, or no domain matches the brief.
+        InputError: unknown ``domain``, or an empty library.
     """
     ranked = rank_domains(brief)
     if domain:
         get_blueprint(domain)  # raises a clear error for an unknown domain
         forced = [m for m in ranked if m.domain == domain]
         return domain, forced + [m for m in ranked if m.domain != domain]
-    if not ranked or ranked[0].score <= 0:
-        known = ", ".join(sorted(m.domain for m in ranked))
-        raise InputError(
-            f"the brief does not match any domain; mention the business (e.g. 'online store', 'hotel chain') "
-            f"or pass --domain (one of: {known})"
-        )
+    if not ranked:
+        raise InputError("the blueprint library is empty; check DATAFACTORY_DOMAINS_DIR")
+    # a weak match still designs (domain_notes says so at gate 1): a brief never dead-ends here
     return ranked[0].domain, ranked
 
 
@@ -156,24 +160,52 @@ def design_offline(
         raise InputError(f"rows must be a positive number, got {rows}")
     if locale is not None and not re.fullmatch(r"[a-z]{2}_[A-Z]{2}", locale):
         raise InputError(f"locale '{locale}' is not of the form en_US or en_IN")
+    frame = read_brief(brief)
     chosen, ranked = choose_domain(brief, domain)
     blueprint = get_blueprint(chosen)
     if previous is not None and feedback and previous.challenge.domain == chosen:
         data = spec_to_data(previous)
         notes = ["feedback applied to the reviewed spec"]
     else:
-        locale = locale or detect_locale(brief)
+        locale = locale or frame.locale or detect_locale(brief)
         rng = random.Random(f"{seed}:{attempt}:{chosen}")
-        data, notes = vary_blueprint(blueprint, rng, seed=seed, variant=variant, locale=locale, rows=rows, brief=brief)
+        data, notes = vary_blueprint(
+            blueprint, rng, seed=seed, variant=variant, locale=locale, rows=rows, brief=brief, frame=frame
+        )
+        notes = domain_notes(chosen, ranked, forced=bool(domain)) + notes
     if feedback:
         notes += apply_feedback(data, feedback, blueprint)
-    return Design(spec_from_data(data), chosen, ranked[:4], notes, "offline")
+    return Design(spec_from_data(data), chosen, ranked[:4], notes, "offline", frame)
+
+
+def domain_notes(chosen: str, ranked: list[DomainMatch], *, forced: bool) -> list[str]:
+    """Why this blueprint: forced, a confident match, or the best of weak matches (said plainly at gate 1)."""
+    if forced:
+        return [f"domain {chosen}: chosen with --domain"]
+    confidence = match_confidence(ranked)
+    if confidence.confident:
+        return [f"domain {chosen}: {confidence.reason}"]
+    return [
+        f"LOW CONFIDENCE: no blueprint clearly fits this brief ({confidence.reason}); {chosen} is the closest. "
+        "Check the tables and questions, regenerate with --domain, or edit the spec."
+    ]
 
 
 def vary_blueprint(
-    bp: Blueprint, rng: random.Random, *, seed: int, variant: int, locale: str, rows: int, brief: str
+    bp: Blueprint,
+    rng: random.Random,
+    *,
+    seed: int,
+    variant: int,
+    locale: str,
+    rows: int,
+    brief: str,
+    frame: BriefFrame | None = None,
+    today: dt.date | None = None,
 ) -> tuple[dict, list[str]]:
-    """A seeded variation of ``bp``'s spec as spec data, with notes on what was drawn."""
+    """A seeded variation of ``bp``'s spec as spec data, shaped by the brief's frame, with notes on what was
+    drawn and what of the brief was carried."""
+    frame = frame or BriefFrame(brief=brief)
     data = spec_to_data(bp.spec)
     low, high = bp.question_count
     profile = data["challenge"]
@@ -190,12 +222,26 @@ def vary_blueprint(
     profile["domain"] = bp.domain
     data["scale"] = rows
     notes = apply_locale(data, bp, locale)
-    notes += shift_years(data, rng.choice(YEAR_SHIFTS))
+    dated = frame.window is not None or any(e.start for e in frame.events) or frame.fiscal_year is not None
+    if dated:
+        notes += shape.shape_window(data, frame, today or dt.date.today())
+    else:
+        notes += shift_years(data, rng.choice(YEAR_SHIFTS))
     jitter_weights(data, rng)
+    notes += shape.shape_identity(data, frame)
+    notes += shape.shape_places(data, frame)
+    notes += shape.apply_counts(data, frame, rows_given=True)
     notes += drop_optional_parts(data, rng, low)
+    before = {s["name"] for s in data.get("scenarios", [])}
+    notes += shape.plant_events(data, frame)
+    from_brief = [s["name"] for s in data.get("scenarios", []) if not s.get("optional", True)]
     notes += choose_scenarios(data, rng, low)
     choose_questions(data, low, high, rng)
+    notes += ask_kpis(data, frame.kpis)
+    if shape.has_facts(frame):
+        profile["problem_statement"] = shape.render_statement(data, frame, [n for n in from_brief if n not in before])
     planted = ", ".join(s["name"] for s in data.get("scenarios", [])) or "none"
+    company = profile["company"]["name"]
     notes.append(f"variation: company {company}, scenarios planted: {planted}, {len(data['questions'])} questions")
     return data, notes
 
@@ -441,14 +487,41 @@ def _add_scenario(ctx: FeedbackContext, match: re.Match) -> str:
             candidates.append((len(topic & words), scenario))
     candidates.sort(key=lambda c: -c[0])
     if candidates and (candidates[0][0] > 0 or not topic):
-        return _plant_blueprint_scenario(ctx, candidates[0][1])
+        return _tell_in_statement(ctx, planted, _plant_blueprint_scenario(ctx, candidates[0][1]))
     factor = _direction(topic_text)
     if factor is None:
         raise FeedbackRefused(
             f"no blueprint scenario about '{topic_text.strip()}'; say 'increase' or 'drop' of a measure "
             "(e.g. 'add a scenario about a price increase') or add the scenario in the spec"
         )
-    return _build_scale_scenario(ctx, topic, factor)
+    return _tell_in_statement(ctx, planted, _build_scale_scenario(ctx, topic, factor))
+
+
+def scenario_sentence(scenario: dict) -> str:
+    """The problem statement's sentence on a scenario added by feedback: which measure and when, not how much
+    (finding the size is the learner's work)."""
+    column = str(scenario.get("effect", {}).get("column") or "").replace("_", " ")
+    table = re.sub(r"^(?:fact|dim)_", "", scenario["table"]).replace("_", " ")
+    what = f"the {column}" if column else f"the number of {table}"
+    condition = scenario.get("condition") or {}
+    start, end = (
+        dt.date.fromisoformat(str(condition[k])).strftime("%B %Y") if condition.get(k) else None
+        for k in ("start", "end")
+    )
+    when = f" from {start}" if start else ""
+    when += f" to {end}" if end and start else f" until {end}" if end else ""
+    return f"Management also wants to know what happened to {what}{when}."
+
+
+def _tell_in_statement(ctx: FeedbackContext, before: set[str], note: str) -> str:
+    """Say the newly planted scenario in the problem statement, so the story asks what the data now shows."""
+    profile = ctx.data["challenge"]
+    for scenario in ctx.data.get("scenarios", []):
+        sentence = scenario_sentence(scenario)
+        if scenario["name"] not in before and sentence not in profile["problem_statement"]:
+            profile["problem_statement"] = f"{profile['problem_statement'].rstrip()} {sentence}"
+            note += "; the problem statement now asks about it"
+    return note
 
 
 def _plant_blueprint_scenario(ctx: FeedbackContext, scenario: dict) -> str:
@@ -562,6 +635,10 @@ def _drop_scenario(ctx: FeedbackContext, match: re.Match) -> str:
     if not scored or scored[0][0] == 0:
         names = ", ".join(s["name"] for s in scenarios) or "none"
         raise FeedbackRefused(f"no planted scenario matches '{match.group('topic').strip()}' (planted: {names})")
+    dropped = next(s for s in scenarios if s["name"] == scored[0][1])
+    profile, sentence = ctx.data["challenge"], scenario_sentence(dropped)
+    if sentence in profile["problem_statement"]:  # added for this scenario by earlier feedback: it goes with it
+        profile["problem_statement"] = profile["problem_statement"].replace(f" {sentence}", "").replace(sentence, "")
     return drop_scenario(ctx.data, scored[0][1], ctx.low)
 
 
@@ -598,6 +675,8 @@ FEEDBACK_RULES: list[tuple[str, Rule]] = [
         _add_scenario,
     ),
     (rf"\b(?:remove|drop|delete|no)\s+(?:the\s+)?scenario(?:\s+(?:about|on|for|with|of))?\s+{_TOPIC}", _drop_scenario),
+    # planted mess ("no messiness", "add duplicates and missing values"): before 'less ... data' reads it as size
+    (messiness_pattern(), messiness_rule),
     (
         r"\b(?:drop|remove|delete|without|exclude)\s+(?:the\s+)?(?:table\s+(?P<name>[a-z_ ]+?)|"
         r"(?P<name2>[a-z_ ]+?)\s+table)\b",
@@ -687,4 +766,4 @@ def apply_feedback(data: dict, feedback: str, blueprint: Blueprint | None = None
 
 def _consumes(rule: Rule) -> bool:
     """Rules after which the sentence is used up (so 'more questions on X' does not also add two more)."""
-    return rule in (_more_questions_on, _fewer_questions_on, _add_scenario, _drop_scenario)
+    return rule in (_more_questions_on, _fewer_questions_on, _add_scenario, _drop_scenario, messiness_rule)

@@ -1,0 +1,112 @@
+"""Which of a brief's expected facts a design carries: company, window, counts, places, events, KPIs.
+
+Used by ``bench/briefs.py`` and the dev-brief tests: the expected facts are written by people (see
+``shared/briefs/dev_briefs.yaml``: ``facts``), the answers are read from the spec alone, so a fact counts as
+carried only when the data and questions hold it (a table of that size, a scenario at that month with a
+question linked to it, a question that computes the KPI).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from schemas.spec import ChallengeSpec
+from tasks.design.shape import place_values
+from tasks.domains import tokens
+
+
+@dataclass(frozen=True)
+class Carried:
+    kind: str  # company | window | fiscal_year | locale | count | city | event | kpi
+    expected: str
+    ok: bool
+    detail: str = ""
+
+
+def _month(text: str) -> tuple[int, int]:
+    year, month = str(text).split("-")[:2]
+    return int(year), int(month)
+
+
+def _table_sizes(spec: ChallengeSpec) -> dict[str, int]:
+    sizes = {}
+    for table in spec.tables:
+        if table.rows is not None:
+            sizes[table.name] = table.rows
+        elif table.ratio == 1.0:
+            sizes[table.name] = spec.scale
+    return sizes
+
+
+def _values(spec: ChallengeSpec, names: tuple[str, ...]) -> set[str]:
+    found: set[str] = set()
+    for table in spec.tables:
+        for column in table.columns:
+            if column.name in names or any(column.name.endswith("_" + n) for n in names):
+                found |= set(place_values(column.generator.model_dump(mode="json")))
+    return found
+
+
+def _kpi_asked(name: str, spec: ChallengeSpec) -> str | None:
+    wanted = set(tokens(re.sub(r"[%/()-]", " ", name))) - {"rate", "per", "vs", "total", "average"} or set(tokens(name))
+    for question in spec.questions:
+        words = set(tokens(question.text)) | set(tokens(question.sql.replace("_", " ")))
+        if wanted <= words:
+            return question.id
+    return None
+
+
+def carried_facts(spec: ChallengeSpec, facts: dict) -> list[Carried]:
+    """Each expected fact with whether ``spec`` carries it."""
+    out: list[Carried] = []
+    profile = spec.challenge
+    if company := facts.get("company"):
+        ok = tokens(company)[:1] == tokens(profile.company.name)[:1]
+        out.append(Carried("company", company, ok, profile.company.name))
+    window = facts.get("window")
+    if isinstance(window, list):
+        start, end = _month(window[0]), _month(window[1])
+        got = (
+            (profile.time_window.start.year, profile.time_window.start.month),
+            (profile.time_window.end.year, profile.time_window.end.month),
+        )
+        out.append(Carried("window", f"{window[0]}..{window[1]}", got == (start, end), f"{got[0]}..{got[1]}"))
+    if fiscal := facts.get("fiscal_year_start_month"):
+        got = profile.fiscal_year_start_month
+        out.append(Carried("fiscal_year", str(fiscal), got == fiscal, str(got)))
+    if locale := facts.get("locale"):
+        out.append(Carried("locale", locale, profile.locale == locale, profile.locale))
+    sizes = _table_sizes(spec)
+    cities = _values(spec, ("city", "city_name", "town"))
+    for entity, value in (facts.get("counts") or {}).items():
+        if tokens(entity)[0] in ("city", "town"):
+            out.append(Carried("count", f"{value} {entity}", len(cities) == value, f"{len(cities)} cities"))
+            continue
+        hits = [name for name, rows in sizes.items() if rows == value]
+        out.append(Carried("count", f"{value} {entity}", bool(hits), ", ".join(hits) or "no table of that size"))
+    for city in facts.get("cities") or []:
+        out.append(Carried("city", city, city in cities, ""))
+    linked = {q.scenario for q in spec.questions if q.scenario}
+    for event in facts.get("events") or []:
+        when = event.get("when")
+        hits = []
+        for scenario in spec.scenarios:
+            start = scenario.condition.start
+            if scenario.name not in linked or start is None:
+                continue
+            if when is None or _event_matches(str(when), start):
+                hits.append(scenario.name)
+        out.append(Carried("event", f"{event['what']} @ {when}", bool(hits), ", ".join(hits) or "not planted"))
+    for kpi in facts.get("kpis") or []:
+        asked = _kpi_asked(kpi, spec)
+        out.append(Carried("kpi", kpi, asked is not None, asked or "no question"))
+    return out
+
+
+def _event_matches(when: str, start: dt.date) -> bool:
+    parts = when.split("-")
+    if len(parts) == 1:
+        return start.year == int(parts[0])
+    return (start.year, start.month) == (int(parts[0]), int(parts[1]))

@@ -1,0 +1,783 @@
+"""Shape a blueprint variation from the brief's frame: its company, window, places, counts, events and KPIs.
+
+Works on spec *data* (``spec_to_data`` output) in place, like ``tasks.variation``, and returns notes for the
+gate-1 artifact saying what was carried and what could not be. Promises:
+
+- the window (and fiscal year start) is the brief's; dated parts of the blueprint move with it, and questions
+  or scenarios whose dates fall outside it are left out (never shown with empty answers);
+- each dated event of the brief is a planted scenario at its date, asked by a before/after question whose SQL
+  and wording are rendered from the scenario's own fields;
+- counts size the tables they name, named places are the places in the data;
+- the problem statement is rendered from spec fields (company, window, places, planted brief events, KPIs
+  asked) and names nothing the data does not hold.
+Domain knowledge (entity words, event effects) lives in ``domains/lexicon/shaping.yaml``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import sqlglot
+import yaml
+from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.tokens import TokenType
+
+from schemas.brief import BriefFrame, EventFact
+from schemas.errors import SpecError
+from schemas.expressions import expression_names
+from schemas.serialize import spec_from_data
+from tasks.design.kpi_questions import asked_by
+from tasks.domains import tokens
+from tasks.settings import get_settings
+from tasks.variation import drop_scenario, shift_years
+
+CITY_COLUMNS = ("city", "city_name", "town")
+STATE_COLUMNS = ("state", "state_name", "province")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    entity_groups: dict[str, list[str]]
+    event_kinds: dict[str, dict]
+    before_after_months: int
+
+
+@lru_cache(maxsize=4)
+def _load_lexicon(path: str, stamp: float) -> Lexicon:
+    del stamp  # cache key only
+    data = yaml.safe_load(Path(path).read_text())
+    return Lexicon(data["entity_groups"], data["event_kinds"], int(data.get("before_after_months", 6)))
+
+
+def lexicon(directory: Path | None = None) -> Lexicon:
+    """The shaping lexicon of the configured blueprint library (reloaded when the file changes)."""
+    path = Path(directory or get_settings().domains_dir) / "lexicon" / "shaping.yaml"
+    return _load_lexicon(str(path), path.stat().st_mtime)
+
+
+# --------------------------------------------------------------------------- dates
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def months_between(start: dt.date, end: dt.date) -> int:
+    """Whole months from the month of ``start`` to the month of ``end`` (0 when the same month)."""
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def month_label(day: dt.date) -> str:
+    return f"{day:%B %Y}"
+
+
+def period_label(start: dt.date, end_exclusive: dt.date) -> str:
+    """``Jan-Jun 2024``, ``Nov 2023-Feb 2024`` or ``Mar 2024`` for [start, end_exclusive)."""
+    last = end_exclusive - dt.timedelta(days=1)
+    if (start.year, start.month) == (last.year, last.month):
+        return f"{start:%b %Y}"
+    if start.year == last.year:
+        return f"{start:%b}-{last:%b %Y}"
+    return f"{start:%b %Y}-{last:%b %Y}"
+
+
+def _window(data: dict) -> tuple[dt.date, dt.date]:
+    window = data["challenge"]["time_window"]
+    return dt.date.fromisoformat(str(window["start"])), dt.date.fromisoformat(str(window["end"]))
+
+
+# --------------------------------------------------------------------------- window
+
+
+def fit_window(data: dict, start: dt.date, end: dt.date, fiscal_start: int | None = None) -> list[str]:
+    """Move the blueprint to the brief's window: whole years first (everything dated moves), then the exact
+    months; date bounds are clamped into it; scenarios and questions dated outside it are left out."""
+    _, old_end = _window(data)
+    notes = shift_years(data, end.year - old_end.year)
+    data["challenge"]["time_window"] = {"start": start.isoformat(), "end": end.isoformat()}
+    if fiscal_start and fiscal_start != 1:
+        data["challenge"]["fiscal_year_start_month"] = fiscal_start
+        notes += add_fiscal_calendar(data, fiscal_start)
+    for table in data["tables"]:
+        for column in table["columns"]:
+            _clamp_dates(column["generator"], start, end, whole=table.get("role") in ("fact", "bridge"))
+    notes += _drop_scenarios_outside(data, start, end)
+    notes += drop_questions_outside(data, start, end)
+    notes.append(f"time window set to the brief's {month_label(start)} to {month_label(end)}")
+    return notes
+
+
+def _clamp_dates(gen: dict, start: dt.date, end: dt.date, *, whole: bool) -> None:
+    """Date bounds inside the window: facts happen in it; dimensions (sign-ups, openings) may start earlier."""
+    kind = gen.get("kind")
+    if kind in ("date", "date_sequence"):
+        for key in ("start", "end"):
+            if gen.get(key) is None:
+                continue
+            day = dt.date.fromisoformat(str(gen[key])[:10])
+            if day > end:
+                day = end
+            if whole and day < start:
+                day = start
+            gen[key] = day.isoformat()
+        if gen.get("start") and gen.get("end") and gen["start"] > gen["end"]:
+            gen["start"] = start.isoformat() if whole or gen["end"] >= start.isoformat() else gen["end"]
+    elif kind == "conditional":
+        for case in [*gen["cases"].values(), gen.get("default")]:
+            if case:
+                _clamp_dates(case, start, end, whole=whole)
+    elif kind == "date_offset":
+        return
+
+
+def _drop_scenarios_outside(data: dict, start: dt.date, end: dt.date) -> list[str]:
+    notes = []
+    for scenario in list(data.get("scenarios", [])):
+        condition = scenario["condition"]
+        if not condition.get("start") and not condition.get("end"):
+            continue  # a segment effect over the whole window
+        s_start = dt.date.fromisoformat(str(condition.get("start") or start))
+        s_end = dt.date.fromisoformat(str(condition.get("end") or end))
+        if s_start > end or s_end < start:
+            notes.append(drop_scenario(data, scenario["name"], 0) + " (its dates fall outside the brief's window)")
+            continue
+        if condition.get("start"):
+            condition["start"] = max(s_start, start).isoformat()
+        condition["end"] = min(s_end, end).isoformat()
+    return notes
+
+
+def sql_dates(sql: str) -> tuple[list[dt.date], list[int]]:
+    """The quoted dates and bare year numbers (1990-2100) a query compares with."""
+    dates, years = [], []
+    try:
+        found = DuckDB().tokenize(sql)
+    except sqlglot.errors.SqlglotError:
+        return dates, years
+    for token in found:
+        text = token.text
+        if token.token_type == TokenType.STRING:
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}.*", text):
+                with contextlib.suppress(ValueError):
+                    dates.append(dt.date.fromisoformat(text[:10]))
+            elif re.fullmatch(r"\d{4}(-\d{2})?", text) and 1990 <= int(text[:4]) <= 2100:
+                years.append(int(text[:4]))
+        elif token.token_type == TokenType.NUMBER and re.fullmatch(r"\d{4}", text) and 1990 <= int(text) <= 2100:
+            years.append(int(text))
+    return dates, years
+
+
+def _outside(question: dict, start: dt.date, end: dt.date) -> str | None:
+    dates, years = sql_dates(question["sql"])
+    years += [int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", question["text"])]
+    for day in dates:
+        if day > end + dt.timedelta(days=1) or day.year < start.year:
+            return f"it compares with {day}"
+    for year in years:
+        if not start.year <= year <= end.year:
+            return f"it is about {year}"
+    return None
+
+
+def drop_questions_outside(data: dict, start: dt.date, end: dt.date) -> list[str]:
+    """Leave out questions whose dates or years lie outside the window (their answers would be empty)."""
+    dropped = []
+    for question in list(data["questions"]):
+        if why := _outside(question, start, end):
+            data["questions"].remove(question)
+            dropped.append(f"{question['id']} ({why})")
+    return [f"left out question(s) dated outside the window: {', '.join(dropped)}"] if dropped else []
+
+
+def add_fiscal_calendar(data: dict, fiscal_start: int) -> list[str]:
+    """Fiscal year and quarter columns on every calendar dimension (a table keyed by a date sequence)."""
+    notes = []
+    # FY2024 is the fiscal year that ends in calendar 2024 (the Indian and most corporate conventions)
+    year = f"year(date_key) + (1 if month(date_key) >= {fiscal_start} else 0)"
+    quarter = f"floor(((month(date_key) + 12 - {fiscal_start}) % 12) / 3) + 1"
+    for table in data["tables"]:
+        keys = [c for c in table["columns"] if c["generator"].get("kind") == "date_sequence"]
+        names = {c["name"] for c in table["columns"]}
+        if len(keys) != 1 or "fiscal_year" in names:
+            continue
+        key = keys[0]["name"]
+        table["columns"] += [
+            {
+                "name": "fiscal_year",
+                "type": "int",
+                "description": f"Fiscal year (starts in {dt.date(2000, fiscal_start, 1):%B}; FY2024 ends in 2024).",
+                "generator": {"kind": "derived", "expression": year.replace("date_key", key)},
+            },
+            {
+                "name": "fiscal_quarter",
+                "type": "int",
+                "description": "Fiscal quarter (1-4), counted from the fiscal year's first month.",
+                "generator": {"kind": "derived", "expression": quarter.replace("date_key", key)},
+            },
+        ]
+        notes.append(f"{table['name']}: fiscal_year and fiscal_quarter added (fiscal year from month {fiscal_start})")
+    return notes
+
+
+def window_from_events(data: dict, events: list[EventFact], today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """A window around the brief's dated events when it states none: the blueprint's length, the events inside."""
+    days = [e.start for e in events if e.start]
+    if not days:
+        return None
+    first, last = min(days), max(days)
+    periods = [p for e in events for p in (e.before, e.after) if p is not None]
+    if periods:
+        # the brief's own comparison periods span the data ("the six months before and after")
+        low = min([p.start for p in periods] + days)
+        high = max([p.end for p in periods] + days)
+        return month_start(low), add_months(month_start(high), 1) - dt.timedelta(days=1)
+    if len(days) > 1:
+        return month_start(first), add_months(month_start(last), 1) - dt.timedelta(days=1)
+    del today  # one event: half a year either side, as many months of "before" as of "after"
+    return add_months(month_start(first), -6), add_months(month_start(first), 6) - dt.timedelta(days=1)
+
+
+# --------------------------------------------------------------------------- places and counts
+
+
+def _columns_named(data: dict, names: tuple[str, ...]) -> list[tuple[dict, dict]]:
+    found = []
+    for table in data["tables"]:
+        for column in table["columns"]:
+            name = column["name"]
+            named = name in names or any(name.endswith("_" + n) for n in names)
+            if named and column["generator"].get("kind") in ("categorical", "faker"):
+                found.append((table, column))
+    return found
+
+
+def place_values(gen: dict) -> list[str]:
+    """The places a city/state column can hold: categorical values, or the values of a conditional's cases."""
+    if gen.get("kind") == "categorical":
+        return [str(v) for v in gen["values"]]
+    if gen.get("kind") == "conditional":
+        found: list[str] = []
+        for case in [*gen["cases"].values(), gen.get("default")]:
+            for value in place_values(case or {}):
+                if value not in found and value != "Other":
+                    found.append(value)
+        return found
+    return []
+
+
+def _rename(node: object, pattern: re.Pattern, mapping: dict[str, str]) -> object:
+    """Every string (and dict key) of ``node`` with the old place names replaced; lists lose the duplicates."""
+    if isinstance(node, str):
+        return pattern.sub(lambda m: mapping[m.group(0)], node)
+    if isinstance(node, list):
+        renamed = [_rename(v, pattern, mapping) for v in node]
+        return renamed
+    if isinstance(node, dict):
+        return {_rename(k, pattern, mapping): _rename(v, pattern, mapping) for k, v in node.items()}
+    return node
+
+
+def _dedupe_categoricals(node: object) -> None:
+    """Merge values a rename made equal (their weights add up)."""
+    if isinstance(node, dict):
+        if node.get("kind") == "categorical" and len(set(map(str, node["values"]))) < len(node["values"]):
+            weights = node.get("weights") or [1.0] * len(node["values"])
+            merged: dict = {}
+            for value, weight in zip(node["values"], weights, strict=True):
+                merged[value] = merged.get(value, 0.0) + weight
+            node["values"] = list(merged)
+            if node.get("weights"):
+                node["weights"] = [round(w, 6) for w in merged.values()]
+        for value in node.values():
+            _dedupe_categoricals(value)
+    elif isinstance(node, list):
+        for value in node:
+            _dedupe_categoricals(value)
+
+
+def set_places(data: dict, values: list[str], names: tuple[str, ...], what: str) -> list[str]:
+    """The brief's places replace the blueprint's everywhere they are named (values, property names, segments,
+    questions, scenario texts): each old place maps to a new one in turn, so stories about a place stay."""
+    notes = []
+    for table, column in _columns_named(data, names) + _conditional_columns(data, names):
+        old = [v for v in place_values(column["generator"]) if v not in values]
+        if not old:
+            continue
+        mapping = {o: values[i % len(values)] for i, o in enumerate(old)}
+        pattern = re.compile(
+            r"(?<![A-Za-z])(" + "|".join(re.escape(o) for o in sorted(old, key=len, reverse=True)) + r")(?![A-Za-z])"
+        )
+        for key in ("tables", "scenarios", "questions"):
+            data[key] = _rename(data.get(key, []), pattern, mapping)
+        _dedupe_categoricals(data["tables"])
+        if column["generator"].get("kind") == "categorical" and len(values) > len(old):
+            column["generator"] = {"kind": "categorical", "values": list(values)}
+        notes.append(
+            f"{table['name']}.{column['name']}: the brief's {what} ({', '.join(values)}) replace {', '.join(old)}"
+        )
+    return notes
+
+
+def _conditional_columns(data: dict, names: tuple[str, ...]) -> list[tuple[dict, dict]]:
+    return [
+        (table, column)
+        for table in data["tables"]
+        for column in table["columns"]
+        if (column["name"] in names or any(column["name"].endswith("_" + n) for n in names))
+        and column["generator"].get("kind") == "conditional"
+    ]
+
+
+def limit_places(data: dict, count: int, names: tuple[str, ...], what: str) -> list[str]:
+    """Keep ``count`` values of the city (or state) columns when the brief gives a number of them."""
+    notes = []
+    for table, column in _columns_named(data, names):
+        gen = column["generator"]
+        if gen.get("kind") != "categorical":
+            continue
+        values = list(gen["values"])
+        if len(values) < count:
+            notes.append(
+                f"{table['name']}.{column['name']} has {len(values)} {what}, fewer than the brief's {count}; kept them"
+            )
+            continue
+        gone = values[count:]
+        weights = gen.get("weights")
+        gen["values"] = values[:count]
+        if weights:
+            gen["weights"] = weights[:count]
+        if column.get("unique") or table.get("primary_key") == [column["name"]]:
+            table.pop("ratio", None)
+            table["rows"] = count  # one row per place
+        notes.append(f"{table['name']}.{column['name']}: {count} {what} as in the brief")
+        notes += _drop_readers(data, table["name"], column["name"], [str(v) for v in gone])
+    return notes
+
+
+def _drop_readers(data: dict, table: str, column: str, gone: list[str]) -> list[str]:
+    """Scenarios and questions that name a value no longer in the data are left out."""
+    if not gone:
+        return []
+    notes = []
+    pattern = re.compile("|".join(re.escape(f"'{v}'") for v in gone))
+    for scenario in list(data.get("scenarios", [])):
+        where = scenario["condition"].get("where") or ""
+        if scenario["table"] == table and pattern.search(where):
+            notes.append(drop_scenario(data, scenario["name"], 0) + " (it named a place the brief does not have)")
+    for question in list(data["questions"]):
+        if pattern.search(question["sql"]):
+            data["questions"].remove(question)
+            notes.append(f"left out {question['id']} (it named a place the brief does not have)")
+    return notes
+
+
+def _singular(word: str) -> str:
+    stem = tokens(word)
+    return stem[0] if stem else word.lower()
+
+
+def table_for_entity(data: dict, entity: str, lex: Lexicon) -> dict | None:
+    """The table a brief's count names: its own word in the table's name first, then a word of its group."""
+    word = _singular(entity)
+    group = next((set(map(_singular, ws)) for ws in lex.entity_groups.values() if word in map(_singular, ws)), set())
+
+    def words(table: dict) -> set[str]:
+        return set(tokens(table["name"].replace("_", " "))) - {"dim", "fact", "bridge"}
+
+    for wanted in ({word}, group):
+        hits = [t for t in data["tables"] if words(t) & wanted and t.get("role") != "aggregate"]
+        if hits:
+            hits.sort(key=lambda t: (t.get("role") != "dimension", len(t["name"])))
+            return hits[0]
+    return None
+
+
+def apply_counts(data: dict, frame: BriefFrame, *, rows_given: bool) -> list[str]:
+    """Counts of the brief size the tables (and number of cities) they name."""
+    lex = lexicon()
+    notes = []
+    for count in frame.counts:
+        word = _singular(count.entity)
+        if word in {"city", "town"}:
+            notes += limit_places(data, count.value, CITY_COLUMNS, "cities")
+            continue
+        if word in {"state", "province"}:
+            notes += limit_places(data, count.value, STATE_COLUMNS, "states")
+            continue
+        table = table_for_entity(data, count.entity, lex)
+        if table is None:
+            notes.append(f"count '{count.source}': no table holds {count.entity}; not applied")
+            continue
+        if table.get("ratio") == 1.0:
+            if rows_given and data["scale"] != count.value:
+                notes.append(
+                    f"count '{count.source}': {table['name']} is the main table; --rows {data['scale']:,} was used"
+                )
+                continue
+            data["scale"] = count.value
+        else:
+            table.pop("ratio", None)
+            table["rows"] = count.value
+        notes.append(f"{table['name']}: {count.value:,} rows, from '{count.source}'")
+    return notes
+
+
+# --------------------------------------------------------------------------- events
+
+
+def _slug(text: str, limit: int = 40) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:limit].strip("_")
+    return slug if slug and slug[0].isalpha() else f"event_{slug}".strip("_")
+
+
+def _scenario_words(scenario: dict) -> set[str]:
+    text = f"{scenario['name'].replace('_', ' ')} {scenario['description']} {scenario['effect'].get('column', '')}"
+    return set(tokens(text.replace("_", " ")))
+
+
+def _event_words(event: EventFact, lex: Lexicon) -> set[str]:
+    kind_words = set(map(_singular, lex.event_kinds.get(event.kind, {}).get("words", [])))
+    return kind_words | set(tokens(event.what))
+
+
+def _fact_tables(data: dict) -> list[tuple[dict, str]]:
+    """Fact tables with a date column, the main one (ratio 1) first: where an event can show."""
+    found = []
+    for table in data["tables"]:
+        if table.get("role") not in ("fact", None):
+            continue
+        dates = [c["name"] for c in table["columns"] if c["type"] in ("date", "datetime")]
+        if dates:
+            found.append((table, dates[0]))
+    found.sort(key=lambda item: (item[0].get("ratio") != 1.0, -(item[0].get("ratio") or 0)))
+    return found
+
+
+def _scale_column(table: dict, hints: list[str], currency: str) -> str | None:
+    numeric = [
+        c
+        for c in table["columns"]
+        if c["type"] in ("int", "float", "decimal")
+        and c["generator"].get("kind") in ("numeric", "categorical", "conditional")
+        and c["name"] not in table.get("primary_key", [])
+    ]
+    for hint in hints:
+        for column in numeric:
+            if hint in column["name"]:
+                return column["name"]
+    money = [c["name"] for c in numeric if c.get("unit") == currency]
+    return money[0] if money else None
+
+
+def event_effect(event: EventFact, data: dict, lex: Lexicon) -> tuple[dict, dict, str] | None:
+    """(table, effect, date column) for a new scenario of ``event``'s kind, or None when nothing can show it."""
+    kind = lex.event_kinds.get(event.kind) or lex.event_kinds["other"]
+    facts = _fact_tables(data)
+    if not facts:
+        return None
+    table, date_column = facts[0]
+    factor = float(kind.get("factor", 0.8))
+    if kind.get("effect") == "scale":
+        column = _scale_column(table, kind.get("column_hints", []), data["challenge"].get("currency", "USD"))
+        if column:
+            if event.magnitude_pct and 0 < abs(event.magnitude_pct) < 90:
+                falling = set(tokens(event.source)) & {"cut", "lower", "reduce", "reduced", "drop", "decrease"}
+                factor = 1 + (-1 if falling else 1) * abs(event.magnitude_pct) / 100
+            return table, {"kind": "scale", "column": column, "factor": round(factor, 3)}, date_column
+        factor = 0.85  # a price rise with no price column shows as lost volume
+    return table, {"kind": "volume", "factor": round(factor, 3)}, date_column
+
+
+def _effect_words(effect: dict, table: str) -> str:
+    noun = table.removeprefix("fact_").removeprefix("dim_").replace("_", " ")
+    change = abs(effect.get("factor", 1) - 1) * 100
+    if effect["kind"] == "scale":
+        direction = "higher" if effect["factor"] > 1 else "lower"
+        return f"{effect['column'].replace('_', ' ')} about {change:.0f}% {direction} than before"
+    if effect["kind"] == "volume":
+        direction = "more" if effect["factor"] > 1 else "fewer"
+        return f"about {change:.0f}% {direction} {noun} than before"
+    return f"a shift in the mix of {effect['column'].replace('_', ' ')}"
+
+
+def plant_event(
+    data: dict, event: EventFact, lex: Lexicon, taken: set[str], anchor: dt.date | None = None
+) -> list[str]:
+    """Plant ``event`` as a scenario at its date (moving the blueprint scenario that tells the same story, else a
+    new one), with a before/after question over the brief's periods."""
+    start, end = _window(data)
+    undated = ""
+    if event.start is None:
+        # the story needs a "before": beside the brief's dated event ("while a rival gained share"), else 60%
+        # into the window; said at gate 1
+        at = anchor or add_months(month_start(start), round(0.6 * months_between(start, end)))
+        event = event.model_copy(update={"start": at})
+        undated = f" (the brief gives no date: planted in {month_label(at)}; say when it happened at the gate)"
+    at = event.start
+    if not start < at <= end:
+        return [f"event '{event.source}' ({month_label(at)}) is outside the window; not planted"]
+    wanted = _event_words(event, lex)
+    scored = sorted(
+        ((len(wanted & _scenario_words(s)), s["name"]) for s in data.get("scenarios", []) if s["name"] not in taken),
+        reverse=True,
+    )
+    name = _slug(f"{event.what} {at:%Y %m}", 60)
+    until = min(event.end or end, end)
+    if scored and scored[0][0] > 0:
+        scenario = next(s for s in data["scenarios"] if s["name"] == scored[0][1])
+        old_name = scenario["name"]
+        for question in list(data["questions"]):
+            if question.get("scenario") == old_name:
+                # its SQL compares the blueprint's own dates; the event's question below replaces it
+                data["questions"].remove(question)
+        scenario["condition"]["start"] = at.isoformat()
+        scenario["condition"]["end"] = until.isoformat()
+        note = f"event '{event.source}': moved scenario {old_name} to {month_label(at)} as {name}"
+    else:
+        built = event_effect(event, data, lex)
+        if built is None:
+            return [f"event '{event.source}': no fact table with a date can show it; not planted"]
+        table, effect, date_column = built
+        scenario = {
+            "table": table["name"],
+            "condition": {"date_column": date_column, "start": at.isoformat(), "end": until.isoformat()},
+            "effect": effect,
+        }
+        data.setdefault("scenarios", []).append(scenario)
+        note = f"event '{event.source}': planted as {name} on {table['name']}"
+    scenario["name"] = name
+    scenario["optional"] = False
+    scenario["description"] = (
+        f"{event.what[0].upper()}{event.what[1:]} in {month_label(at)}: "
+        f"{_effect_words(scenario['effect'], scenario['table'])}"
+        + (f" ({_where_words(scenario['condition']['where'])})" if scenario["condition"].get("where") else "")
+        + "."
+    )
+    taken.add(name)
+    question = before_after_question(data, scenario, event, lex)
+    data["questions"].append(question)
+    return [note + f", asked by {question['id']}" + undated]
+
+
+def _where_words(where: str) -> str:
+    return re.sub(r"\s*==\s*", " ", where).replace("'", "")
+
+
+def _sql_condition(where: str | None) -> str:
+    """A scenario's segment expression as SQL (the spec grammar is Python-like: ==, and, or, not, in)."""
+    if not where:
+        return ""
+    sql = re.sub(r"==", "=", where).replace("!=", "<>")
+    sql = re.sub(r"\bin\s*\[([^\]]*)\]", r"IN (\1)", sql)
+    return sql
+
+
+def _periods(event: EventFact, data: dict, lex: Lexicon) -> tuple[dt.date, dt.date, dt.date, dt.date]:
+    """[before_start, before_end) and [after_start, after_end): the brief's periods, else equal months around it."""
+    start, end = _window(data)
+    if event.before and event.after:
+        return (
+            max(event.before.start, start),
+            event.before.end + dt.timedelta(days=1),
+            event.after.start,
+            min(event.after.end, end) + dt.timedelta(days=1),
+        )
+    at = month_start(event.start)
+    months = min(lex.before_after_months, months_between(start, at), months_between(at, end) + 1)
+    months = max(months, 1)
+    return add_months(at, -months), at, at, add_months(at, months)
+
+
+def _next_id(data: dict) -> str:
+    ids = {q["id"] for q in data["questions"]}
+    return next(f"q{n:02d}" for n in range(len(ids) + 1, 400) if f"q{n:02d}" not in ids)
+
+
+def before_after_question(data: dict, scenario: dict, event: EventFact, lex: Lexicon) -> dict:
+    """A before/after question rendered from the scenario's fields (table, date column, effect, segment)."""
+    b0, b1, a0, a1 = _periods(event, data, lex)
+    table = scenario["table"]
+    date_column = scenario["condition"]["date_column"]
+    effect = scenario["effect"]
+    before, after = period_label(b0, b1), period_label(a0, a1)
+    noun = table.removeprefix("fact_").removeprefix("dim_").replace("_", " ")
+    segment_sql = _sql_condition(scenario["condition"].get("where"))
+    segment_cols = sorted(expression_names(scenario["condition"]["where"])) if segment_sql else []
+    group = ", ".join(segment_cols)
+    per_month = f"ROUND(COUNT(*) * 1.0 / COUNT(DISTINCT date_trunc('month', {date_column})), 1)"
+    measures = [f"COUNT(*) AS {_slug(noun, 30)}_count", f"{per_month} AS {_slug(noun, 30)}_per_month"]
+    if effect["kind"] in ("scale", "shift_weights") and effect.get("column"):
+        column = effect["column"]
+        if effect["kind"] == "scale":
+            measures.append(f"ROUND(AVG({column}), 2) AS avg_{column}")
+            measures.append(f"ROUND(SUM({column}), 2) AS total_{column}")
+    period = f"CASE WHEN {date_column} < DATE '{a0}' THEN 'before ({before})' ELSE 'after ({after})' END AS period"
+    select = ",\n       ".join([period, *segment_cols, *measures])
+    where = f"{date_column} >= DATE '{b0}' AND {date_column} < DATE '{a1}'"
+    if b1 != a0:
+        where += f"\n  AND NOT ({date_column} >= DATE '{b1}' AND {date_column} < DATE '{a0}')"
+    group_by = "1" + "".join(f", {i + 2}" for i in range(len(segment_cols)))
+    order = (f"{group}, " if group else "") + f"MIN({date_column})"
+    sql = f"SELECT {select}\nFROM {table}\nWHERE {where}\nGROUP BY {group_by}\nORDER BY {order}"
+    if effect["kind"] == "shift_weights":
+        column = effect["column"]
+        sql = (
+            f"SELECT CASE WHEN {date_column} < DATE '{a0}' THEN 'before ({before})' ELSE 'after ({after})' END"
+            f" AS period,\n       {column},\n       COUNT(*) AS {_slug(noun, 30)}_count,\n"
+            f"       ROUND(100.0 * COUNT(*) / SUM(COUNT(*)) OVER (PARTITION BY 1), 1) AS share_pct\n"
+            f"FROM {table}\nWHERE {where}\nGROUP BY 1, 2\nORDER BY 1, 3 DESC"
+        ).replace("PARTITION BY 1", f"PARTITION BY CASE WHEN {date_column} < DATE '{a0}' THEN 0 ELSE 1 END")
+    measure_words = (
+        f"the average {effect['column'].replace('_', ' ')}" if effect["kind"] == "scale" else f"the number of {noun}"
+    )
+    segment_words = f" in {_where_words(scenario['condition']['where'])}" if segment_sql else ""
+    text = (
+        f"How did {measure_words}{segment_words} change after the {event.what} in {month_label(event.start)}? "
+        f"Compare {before} with {after}."
+    )
+    return {
+        "id": _next_id(data),
+        "text": text,
+        "difficulty": "medium",
+        "skills": ["before_after", "case_when", "aggregation"],
+        "answer_shape": "table",
+        "chart": "column",
+        "scenario": scenario["name"],
+        "sql": sql,
+    }
+
+
+def plant_events(data: dict, frame: BriefFrame) -> list[str]:
+    lex = lexicon()
+    taken: set[str] = set()
+    notes = []
+    anchor = next((e.start for e in frame.events if e.start), None)
+    for event in frame.events:
+        backup = copy.deepcopy(data)
+        try:
+            notes += plant_event(data, event, lex, taken, anchor)
+            spec_from_data(data)
+        except SpecError as exc:
+            data.clear()
+            data.update(backup)
+            notes.append(f"event '{event.source}': could not be planted ({exc.problems[0]})")
+    return notes
+
+
+# --------------------------------------------------------------------------- statement
+
+
+def _join(items: list[str]) -> str:
+    items = [i for i in items if i]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _values_of(data: dict, names: tuple[str, ...]) -> list[str]:
+    for _, column in _columns_named(data, names) + _conditional_columns(data, names):
+        if found := place_values(column["generator"]):
+            return found
+    return []
+
+
+def render_statement(data: dict, frame: BriefFrame, brief_scenarios: list[str]) -> str:
+    """The problem statement from spec fields: who, where, when, what happened (planted brief events only)."""
+    profile = data["challenge"]
+    company = profile["company"]["name"]
+    about = profile["company"].get("profile", "").strip().rstrip(".")
+    lead = f"{company} is {about[0].lower()}{about[1:]}." if re.match(r"(?i)^an?\s", about) else f"{company}."
+    cities = _values_of(data, CITY_COLUMNS)
+    named = [c for c in frame.geography.cities if c in cities]
+    sizes = []
+    for count in frame.counts:
+        table = next((t for t in data["tables"] if t.get("rows") == count.value), None)
+        if table is not None:
+            sizes.append(f"{count.value:,} {count.entity}")
+    where = f" in {_join(named)}" if named else (f" in {len(cities)} cities" if frame.geography.city_count else "")
+    operates = f" It has {_join(sizes)}{where}." if sizes else (f" It works{where}." if where else "")
+    by_name = {s["name"]: s for s in data.get("scenarios", [])}
+    happened = [by_name[n]["description"].split(":")[0] for n in brief_scenarios if n in by_name]
+    events = f" {_join(happened)} changed the picture." if happened else ""
+    start, end = _window(data)
+    kpis = [k.name for k in frame.kpis if asked_by(k, data["questions"])]
+    measure = f", measure {_join(kpis)}" if kpis else ""
+    stakeholder = profile.get("stakeholder") or "management"
+    ask = (
+        f" As the analyst for the {stakeholder}, use the data from {month_label(start)} to {month_label(end)}"
+        f"{measure}, find where the business gained or lost, and recommend what to do."
+    )
+    return (lead + operates + events + ask).strip()
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def has_facts(frame: BriefFrame) -> bool:
+    return bool(
+        frame.company
+        or frame.window
+        or frame.counts
+        or frame.events
+        or frame.kpis
+        or frame.stakeholder
+        or frame.geography.cities
+        or frame.geography.states
+    )
+
+
+def shape_window(data: dict, frame: BriefFrame, today: dt.date) -> list[str]:
+    """The brief's window, else one around its dated events; None of both keeps the blueprint's."""
+    fiscal = frame.fiscal_year.start_month if frame.fiscal_year else None
+    if frame.window is not None:
+        window = frame.window
+        # "rose in 2024" needs 2023 beside it: the baseline the reader found is part of the data
+        start = min(window.start, window.baseline.start) if window.baseline else window.start
+        return fit_window(data, start, window.end, window.fiscal_year_start_month or fiscal)
+    if fiscal and fiscal != 1:
+        data["challenge"]["fiscal_year_start_month"] = fiscal
+        return add_fiscal_calendar(data, fiscal) + shape_window_from_events(data, frame, today)
+    return shape_window_from_events(data, frame, today)
+
+
+def shape_window_from_events(data: dict, frame: BriefFrame, today: dt.date) -> list[str]:
+    around = window_from_events(data, frame.events, today)
+    if around is None:
+        return []
+    return fit_window(data, *around) + ["(the brief states no window: one around its events)"]
+
+
+def shape_identity(data: dict, frame: BriefFrame) -> list[str]:
+    """Company and stakeholder of the brief."""
+    notes = []
+    profile = data["challenge"]
+    if frame.company:
+        old = profile["company"]["name"]
+        profile["company"]["name"] = frame.company.name
+        profile["title"] = profile["title"].replace(old, frame.company.name)
+        notes.append(f"company: {frame.company.name}, from '{frame.company.source}'")
+    if frame.stakeholder:
+        profile["stakeholder"] = frame.stakeholder.role
+        notes.append(f"stakeholder: {frame.stakeholder.role}, from '{frame.stakeholder.source}'")
+    return notes
+
+
+def shape_places(data: dict, frame: BriefFrame) -> list[str]:
+    geo = frame.geography
+    notes = []
+    if geo.cities:
+        notes += set_places(data, geo.cities, CITY_COLUMNS, "cities")
+    if geo.states:
+        notes += set_places(data, geo.states, STATE_COLUMNS, "states")
+    return notes

@@ -1,0 +1,157 @@
+"""The brief's frame shapes the spec: window, company, counts, places, events (planted and asked), KPIs.
+
+Frames are built by hand here, so these tests pin the shaping rules apart from the reader's parsing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import duckdb
+import pytest
+
+from schemas.brief import BriefFrame, CompanyFact, CountFact, EventFact, GeographyFact, KpiFact, WindowFact
+from schemas.serialize import spec_from_data
+from tasks.design import shape
+from tasks.design.carried import carried_facts
+from tasks.designer_offline import vary_blueprint
+from tasks.domains import get_blueprint
+from tasks.preview import make_preview
+
+TODAY = dt.date(2026, 12, 1)
+
+
+def _vary(domain: str, frame: BriefFrame, seed: int = 3) -> tuple[dict, list[str]]:
+    return vary_blueprint(
+        get_blueprint(domain),
+        random.Random(seed),
+        seed=seed,
+        variant=0,
+        locale=frame.locale or "en_US",
+        rows=2000,
+        brief=frame.brief,
+        frame=frame,
+        today=TODAY,
+    )
+
+
+def _telecom_frame() -> BriefFrame:
+    brief = "Jyoti Telecom raised prepaid tariffs by 20% in December 2021. Compare June 2021 to June 2022 ARPU."
+    return BriefFrame(
+        brief=brief,
+        company=CompanyFact(source="Jyoti Telecom", name="Jyoti Telecom"),
+        window=WindowFact(source="June 2021 to June 2022", start=dt.date(2021, 6, 1), end=dt.date(2022, 6, 30)),
+        events=[
+            EventFact(
+                source="raised prepaid tariffs by 20% in December 2021",
+                what="prepaid tariff increase",
+                kind="price_change",
+                start=dt.date(2021, 12, 1),
+                magnitude_pct=20,
+            )
+        ],
+        kpis=[
+            KpiFact(source="ARPU", key="arpu", name="ARPU", formula="revenue / active_users", parts=[], kind="ratio")
+        ],
+    )
+
+
+def test_window_company_and_event_come_from_the_frame() -> None:
+    """The brief's window replaces the blueprint's, and its event is planted at its month with a question."""
+    data, notes = _vary("telecom", _telecom_frame())
+    spec = spec_from_data(data)
+    assert spec.challenge.company.name == "Jyoti Telecom"
+    assert (spec.challenge.time_window.start, spec.challenge.time_window.end) == (
+        dt.date(2021, 6, 1),
+        dt.date(2022, 6, 30),
+    )
+    planted = [s for s in spec.scenarios if s.condition.start == dt.date(2021, 12, 1)]
+    assert len(planted) == 1, notes
+    linked = [q for q in spec.questions if q.scenario == planted[0].name]
+    assert linked and "December 2021" in linked[0].text
+    # the statement is rendered from the spec: its company, window and the planted event; no stale year
+    statement = spec.challenge.problem_statement
+    assert "Jyoti Telecom" in statement and "June 2021" in statement and "June 2022" in statement
+    assert "2024" not in statement and "2023" not in statement
+
+
+def test_every_question_and_scenario_lies_inside_the_brief_window() -> None:
+    data, _ = _vary("telecom", _telecom_frame())
+    spec = spec_from_data(data)
+    start, end = spec.challenge.time_window.start, spec.challenge.time_window.end
+    for scenario in spec.scenarios:
+        if scenario.condition.start:
+            assert start <= scenario.condition.start <= end
+    for question in spec.questions:
+        dates, years = shape.sql_dates(question.sql)
+        assert all(start.year <= y <= end.year for y in years), question.id
+        assert all(d <= end + dt.timedelta(days=1) for d in dates), question.id
+
+
+def test_the_event_question_shows_the_planted_change_on_preview_data() -> None:
+    """The before/after question runs and its two periods differ in the planted direction."""
+    data, _ = _vary("telecom", _telecom_frame())
+    spec = spec_from_data(data).model_copy(update={"scale": 3000})
+    tables, check = make_preview(spec, 3000)
+    assert all(q.answerable for q in check.questions), [q for q in check.questions if not q.answerable]
+    scenario = next(s for s in spec.scenarios if s.condition.start == dt.date(2021, 12, 1))
+    question = next(q for q in spec.questions if q.scenario == scenario.name)
+    con = duckdb.connect()
+    for name, frame in tables.items():
+        con.register(name, frame)
+    result = con.execute(question.sql).df()
+    assert list(result["period"].str.split(" ").str[0]) == ["before", "after"]
+
+
+def test_counts_size_their_tables_and_cities_are_the_briefs() -> None:
+    brief = "Stayfine runs 25 hotels in Goa and Jaipur."
+    frame = BriefFrame(
+        brief=brief,
+        company=CompanyFact(source="Stayfine", name="Stayfine"),
+        counts=[CountFact(source="25 hotels", entity="hotel", value=25)],
+        geography=GeographyFact(cities=["Goa", "Jaipur"], sources=["Goa and Jaipur"]),
+        locale="en_IN",
+    )
+    data, notes = _vary("hospitality", frame)
+    spec = spec_from_data(data)
+    assert any(t.rows == 25 and t.role == "dimension" for t in spec.tables), notes
+    result = carried_facts(spec, {"company": "Stayfine", "counts": {"hotels": 25}, "cities": ["Goa", "Jaipur"]})
+    assert all(c.ok for c in result), result
+
+
+def test_fiscal_years_add_fiscal_calendar_columns() -> None:
+    frame = BriefFrame(
+        brief="FY2021-FY2024 (April-March fiscal years)",
+        window=WindowFact(
+            source="FY2021-FY2024", start=dt.date(2020, 4, 1), end=dt.date(2024, 3, 31), fiscal_year_start_month=4
+        ),
+    )
+    data, _ = _vary("telecom", frame)
+    spec = spec_from_data(data)
+    assert spec.challenge.fiscal_year_start_month == 4
+    calendars = [t for t in spec.tables if t.column("fiscal_year") is not None]
+    if not calendars:
+        pytest.skip("this blueprint has no calendar dimension")
+    tables, _ = make_preview(spec, 400)
+    cal = tables[calendars[0].name]
+    key = next(c.name for c in calendars[0].columns if c.generator.kind == "date_sequence")
+    april = cal[cal[key].astype(str) == "2021-04-01"]
+    march = cal[cal[key].astype(str) == "2021-03-31"]
+    if len(april) and len(march):
+        assert int(april["fiscal_year"].iloc[0]) == 2022 and int(march["fiscal_year"].iloc[0]) == 2021
+        assert int(april["fiscal_quarter"].iloc[0]) == 1 and int(march["fiscal_quarter"].iloc[0]) == 4
+
+
+def test_an_event_without_a_date_is_planted_inside_the_window_and_said() -> None:
+    frame = BriefFrame(
+        brief="A food delivery company saw orders fall after a service crisis.",
+        events=[EventFact(source="after a service crisis", what="service crisis", kind="crisis")],
+    )
+    data, notes = _vary("food_delivery", frame)
+    assert any("gives no date" in n for n in notes), notes
+    spec = spec_from_data(data)
+    crisis = [s for s in spec.scenarios if s.name.startswith("service_crisis")]
+    assert crisis and any(q.scenario == crisis[0].name for q in spec.questions)
+    window = spec.challenge.time_window
+    assert window.start < crisis[0].condition.start < window.end
