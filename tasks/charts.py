@@ -38,10 +38,12 @@ from schemas.profiles import DatasetProfile, TableProfile  # noqa: E402
 from schemas.quality import QualityReport  # noqa: E402
 from schemas.results import Answer  # noqa: E402
 from schemas.spec import ChallengeSpec  # noqa: E402
-from tasks.answers import choose_labels, label_text, row_labels  # noqa: E402
+from tasks import findings  # noqa: E402
 
 DPI = 130
 PALETTE = ["#2f6690", "#3a7ca5", "#d9a441", "#81c3d7", "#7b9e89", "#c0504d", "#8064a2", "#4bacc6", "#f79646"]
+# series side by side must be told apart at a glance: neighbours differ in hue, not only in shade
+SERIES = ["#2f6690", "#d9a441", "#7b9e89", "#c0504d", "#8064a2", "#81c3d7", "#f79646", "#555555"]
 ROLE_COLOURS = {"dimension": "#3a7ca5", "fact": "#d9a441", "bridge": "#7b9e89", "aggregate": "#8064a2"}
 PASS_COLOUR, FAIL_COLOUR = "#4e9a06", "#c0504d"
 MAX_BARS = 20
@@ -586,142 +588,192 @@ def quality_findings_chart(quality: QualityReport) -> bytes:
 
 
 def answer_chart(answer: Answer) -> bytes | None:
-    """The chart the question hints at (bar, column, line, area, pie, scatter) over its result.
+    """The chart that fits the answer's shape (``tasks.findings.answer_shape``), titled with the question.
 
-    Returns None when the result has no numeric measure or only one row (the PDF shows the number).
+    One line per group for a long result, clustered bars for before/after columns, sorted bars with
+    rank 1 on top for rankings, shares for share questions; bars start at zero and a line's axis
+    never magnifies a tiny gap. Returns None when there is nothing to draw (one row, no measure).
     """
-    if answer.error or not answer.measure or answer.row_count < 2 or not answer.rows:
+    shape = findings.answer_shape(answer)
+    if shape.kind == "none":
         return None
-    frame = answer.frame()
-    unit = answer.units.get(answer.measure)
-    labels = choose_labels(frame, answer.label_columns) if answer.label_columns else []
-    kinds = dict(zip(answer.columns, answer.column_types, strict=False))
-    hint = answer.chart if answer.chart not in {"table", "none"} else "bar"
-    values = pd.to_numeric(frame[answer.measure], errors="coerce")
-    if hint == "pie" and (values.dropna() < 0).any():
-        hint = "bar"
-    if hint == "scatter":
-        others = [
-            c for c in answer.columns if kinds.get(c) in {"int", "float"} and c not in labels and c != answer.measure
-        ]
-        if others:
-            return _scatter(answer, frame, others[0], unit)
-        hint = "bar"
-    title = textwrap.fill(f"{answer.question_id.upper()}: {answer.question}", 90)
-    fig = _new(7, 3.6)
+    if shape.kind == "scatter":
+        return _scatter(answer, answer.frame(), shape)
+    data = findings.chart_data(answer, shape)
+    if data is None or not data.categories:
+        return None
+    title = shape.title
+    if data.omitted:
+        title += f" (largest {len(data.series) if shape.group else len(data.categories)} shown, {data.omitted} more "
+        title += f"{data.omitted_what} in the workbook)"
+    fig = _new(7, 3.9 if shape.kind != "ranking" else max(3.0, 0.28 * len(data.categories) + 1.4))
     ax = fig.add_subplot()
-    period = [c for c in labels if kinds.get(c) in {"date", "datetime"}]
-    if len(labels) == 2 and hint in {"bar", "column", "line", "area"}:
-        wide = frame.pivot_table(index=labels[0], columns=labels[1], values=answer.measure, aggfunc="sum")
-        if wide.shape[1] <= 8:
-            _grouped(ax, wide, hint)
-            ax.set_xlabel(labels[0].replace("_", " ") if hint != "bar" else _axis_name(answer.measure, unit))
-            ax.set_ylabel(_axis_name(answer.measure, unit) if hint != "bar" else labels[0].replace("_", " "))
-            ax.legend(title=labels[1].replace("_", " "), fontsize=7, title_fontsize=7, loc="best")
-            ax.set_title(title, fontsize=8.5)
-            return _png(fig)
-    names = row_labels(frame, labels)
-    if hint in {"line", "area"}:
-        if period:
-            x = pd.to_datetime(frame[period[0]])
-            order = np.argsort(x.to_numpy())
-            xs, ys = x.iloc[order], values.iloc[order]
-            ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8))
-            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
-        else:
-            xs, ys = np.arange(len(frame)), values
-            step = max(1, len(frame) // 12)
-            ax.set_xticks(xs[::step], [_short(n, 14) for n in names[::step]], rotation=30, ha="right", fontsize=7)
-        ax.plot(xs, ys, color=PALETTE[0], marker="o", markersize=2.5)
-        if hint == "area":
-            ax.fill_between(xs, ys, alpha=0.3, color=PALETTE[0])
-        ax.set_xlabel(" · ".join(labels).replace("_", " ") or "row")
-        ax.set_ylabel(_axis_name(answer.measure, unit))
-    elif hint == "pie":
-        pairs = sorted(zip(names, values.fillna(0), strict=True), key=lambda p: -p[1])
-        if len(pairs) > MAX_SLICES:
-            pairs = pairs[: MAX_SLICES - 1] + [("Other", sum(v for _, v in pairs[MAX_SLICES - 1 :]))]
-        total = sum(v for _, v in pairs) or 1.0
+    names = list(data.series)
+    value_label = _value_name(answer, shape, data)
+    if shape.kind in {"line", "lines"}:
+        x = np.arange(len(data.categories))
+        for i, (name, values) in enumerate(data.series.items()):
+            ax.plot(x, values, marker="o", markersize=2.5, color=SERIES[i % len(SERIES)], label=_short(name, 24))
+        _category_ticks(ax, data.categories)
+        _line_limits(ax, [v for values in data.series.values() for v in values])
+        ax.set_xlabel(" · ".join(findings.human(c) for c in shape.category))
+        ax.set_ylabel(value_label)
+        if shape.kind == "lines":
+            _legend(ax, findings.human(shape.group or ""))
+    elif shape.kind == "share" and shape.pie:
+        values = [max(0.0, v) if not np.isnan(v) else 0.0 for v in data.series[names[0]]]
         wedges, _texts, _pcts = ax.pie(
-            [v for _, v in pairs],
-            colors=PALETTE[: len(pairs)],
+            values,
+            colors=SERIES[: len(values)],
             autopct=lambda p: f"{p:.1f}%" if p >= 4 else "",
             pctdistance=0.75,
             textprops={"fontsize": 7, "color": "white"},
             startangle=90,
             counterclock=False,
         )
+        total = sum(values) or 1.0
         ax.legend(
             wedges,
-            [f"{_short(n, 24)}: {100 * v / total:.1f}%" for n, v in pairs],
-            title=f"{_axis_name(answer.measure, unit)}, share of total",
+            [f"{_short(n, 28)}: {100 * v / total:.1f}%" for n, v in zip(data.categories, values, strict=True)],
+            title=names[0],
             fontsize=7,
             title_fontsize=7,
             loc="center left",
             bbox_to_anchor=(1.0, 0.5),
         )
         ax.set_aspect("equal")
-    else:
-        keep = np.arange(len(frame))
-        if len(frame) > MAX_BARS:
-            keep = np.argsort(-values.fillna(-np.inf).to_numpy())[:MAX_BARS]
-            title += f" (top {MAX_BARS} of {answer.row_count})"
-        shown_names = [_short(names[i]) for i in keep]
-        shown_values = values.iloc[keep].to_numpy()
-        if hint == "bar":
-            ax.barh(np.arange(len(keep)), shown_values, color=PALETTE[0])
-            ax.set_yticks(np.arange(len(keep)), shown_names, fontsize=7)
-            ax.invert_yaxis()
-            ax.set_xlabel(_axis_name(answer.measure, unit))
-            ax.set_ylabel(" · ".join(labels).replace("_", " ") or "row")
-        else:
-            ax.bar(np.arange(len(keep)), shown_values, color=PALETTE[0])
-            rotate = len(keep) > 6 or max((len(n) for n in shown_names), default=0) > 10
-            ax.set_xticks(
-                np.arange(len(keep)),
-                shown_names,
-                rotation=35 if rotate else 0,
-                ha="right" if rotate else "center",
-                fontsize=7,
-            )
-            ax.set_ylabel(_axis_name(answer.measure, unit))
-            ax.set_xlabel(" · ".join(labels).replace("_", " ") or "row")
-        if (shown_values < 0).any():
-            ax.axhline(0, color="#555555", linewidth=0.6) if hint != "bar" else ax.axvline(0, color="#555555")
-    ax.set_title(title, fontsize=8.5)
+    elif shape.kind == "stacked100":
+        x = np.arange(len(data.categories))
+        bottom = np.zeros(len(x))
+        for i, (name, values) in enumerate(data.series.items()):
+            heights = np.nan_to_num(np.array(values, dtype=float))
+            ax.bar(x, heights, bottom=bottom, color=SERIES[i % len(SERIES)], label=_short(name, 24), width=0.6)
+            for xi, (b, h) in enumerate(zip(bottom, heights, strict=True)):
+                if h >= 6:
+                    ax.text(xi, b + h / 2, f"{h:.1f}%", ha="center", va="center", fontsize=6.5, color="white")
+            bottom += heights
+        _category_ticks(ax, data.categories)
+        ax.set_ylim(0, max(100.0, float(bottom.max()) if len(bottom) else 100.0))
+        ax.set_xlabel(" · ".join(findings.human(c) for c in shape.category))
+        ax.set_ylabel(value_label)
+        _legend(ax, findings.human(shape.group or ""))
+    elif shape.kind == "clustered":
+        x = np.arange(len(data.categories))
+        width = 0.8 / max(len(names), 1)
+        for i, (name, values) in enumerate(data.series.items()):
+            ax.bar(x - 0.4 + width * (i + 0.5), np.nan_to_num(np.array(values, dtype=float)), width=width,
+                   color=SERIES[i % len(SERIES)], label=_short(name, 24))  # fmt: skip
+        _category_ticks(ax, data.categories)
+        ax.set_xlabel(" · ".join(findings.human(c) for c in shape.category) or "row")
+        ax.set_ylabel(value_label)
+        _legend(ax, findings.human(shape.group) if shape.group else "")
+        _zero_line(ax, data)
+    elif shape.kind in {"ranking", "share"}:
+        values = np.array(data.series[names[0]], dtype=float)
+        y = np.arange(len(data.categories))
+        bars = ax.barh(y, np.nan_to_num(values), color=PALETTE[0])
+        ax.set_yticks(y, [_short(c, 34) for c in data.categories], fontsize=7)
+        ax.invert_yaxis()  # the first (rank 1, largest share) on top
+        ax.bar_label(bars, labels=[_tick_text(v, data.unit) for v in values], padding=2, fontsize=6.5)
+        ax.margins(x=0.15)
+        ax.set_xlabel(value_label)
+        ax.set_ylabel(" · ".join(findings.human(c) for c in shape.category[:2]) or "row")
+        ax.xaxis.set_major_formatter(_formatter(data.unit))
+        _zero_line(ax, data, vertical=True)
+    else:  # bars in their own order (weekdays, hours) or the result's
+        values = np.array(data.series[names[0]], dtype=float)
+        x = np.arange(len(data.categories))
+        bars = ax.bar(x, np.nan_to_num(values), color=PALETTE[0])
+        if len(x) <= 12:
+            ax.bar_label(bars, labels=[_tick_text(v, data.unit) for v in values], padding=2, fontsize=6.5)
+        _category_ticks(ax, data.categories)
+        ax.set_xlabel(" · ".join(findings.human(c) for c in shape.category) or "row")
+        ax.set_ylabel(value_label)
+        _zero_line(ax, data)
+    if shape.kind not in {"ranking", "share"}:
+        ax.yaxis.set_major_formatter(_formatter(data.unit))
+    ax.set_title(textwrap.fill(title, 85), fontsize=8.5)
     return _png(fig)
 
 
-def _grouped(ax, wide: pd.DataFrame, hint: str) -> None:
-    index = [label_text(v) for v in wide.index]
-    if hint in {"line", "area"}:
-        for i, column in enumerate(wide.columns):
-            ax.plot(index, wide[column].to_numpy(), marker="o", markersize=2.5, color=PALETTE[i % len(PALETTE)])
-            ax.lines[-1].set_label(_short(label_text(column), 20))
-        return
-    positions = np.arange(len(index))
-    width = 0.8 / max(len(wide.columns), 1)
-    for i, column in enumerate(wide.columns):
-        offsets = positions - 0.4 + width * (i + 0.5)
-        data = wide[column].fillna(0).to_numpy()
-        label = _short(label_text(column), 20)
-        colour = PALETTE[i % len(PALETTE)]
-        if hint == "bar":
-            ax.barh(offsets, data, height=width, label=label, color=colour)
-        else:
-            ax.bar(offsets, data, width=width, label=label, color=colour)
-    if hint == "bar":
-        ax.set_yticks(positions, [_short(n) for n in index], fontsize=7)
-        ax.invert_yaxis()
+def _value_name(answer: Answer, shape: findings.Shape, data: findings.ChartData) -> str:
+    if shape.series:
+        words = sorted(set(findings.human(c).split(" ")[-1] for c in shape.series))
+        name = " / ".join(words)
     else:
-        ax.set_xticks(positions, [_short(n) for n in index], fontsize=7)
+        name = next(iter(data.series)) if not shape.group else findings.human(shape.measure or "")
+    unit = data.unit
+    if unit in {None, "count"}:
+        return name
+    return f"{name} ({'%' if unit == '%' else unit})"
 
 
-def _scatter(answer: Answer, frame: pd.DataFrame, x_column: str, unit: str | None) -> bytes:
+def _tick_text(value: float, unit: str | None) -> str:
+    if value is None or np.isnan(value):
+        return ""
+    return findings.fmt(value, unit, compact=True)
+
+
+def _formatter(unit: str | None):
+    from matplotlib.ticker import FuncFormatter
+
+    def text(value: float, _position: int) -> str:
+        if unit == "%":
+            return f"{value:,.0f}%" if abs(value) >= 1 or value == 0 else f"{value:,.1f}%"
+        if abs(value) >= 1_000_000:
+            return f"{value / 1_000_000:,.1f}M"
+        if abs(value) >= 10_000:
+            return f"{value / 1_000:,.0f}k"
+        return f"{value:,.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:,.2f}"
+
+    return FuncFormatter(text)
+
+
+def _category_ticks(ax, categories: list[str]) -> None:
+    x = np.arange(len(categories))
+    step = max(1, int(np.ceil(len(categories) / 14)))
+    longest = max((len(c) for c in categories[::step]), default=0)
+    rotate = len(categories[::step]) > 6 or longest > 10
+    ax.set_xticks(
+        x[::step],
+        [_short(c, 18) for c in categories[::step]],
+        rotation=35 if rotate else 0,
+        ha="right" if rotate else "center",
+        fontsize=7,
+    )
+
+
+def _legend(ax, title: str) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(title=title or None, fontsize=7, title_fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+
+
+def _zero_line(ax, data: findings.ChartData, vertical: bool = False) -> None:
+    values = [v for series in data.series.values() for v in series if not np.isnan(v)]
+    if values and min(values) < 0:
+        (ax.axvline if vertical else ax.axhline)(0, color="#555555", linewidth=0.6)
+
+
+def _line_limits(ax, values: list[float]) -> None:
+    """A line's value axis: from zero for small relative swings, so a 0.02% gap does not fill the chart."""
+    known = [v for v in values if not np.isnan(v)]
+    if not known:
+        return
+    low, high = min(known), max(known)
+    magnitude = max(abs(low), abs(high)) or 1.0
+    if low >= 0 and (high - low) < 0.5 * magnitude:
+        ax.set_ylim(0, high * 1.1 if high else 1.0)
+    elif (high - low) < 0.1 * magnitude:
+        middle = (high + low) / 2
+        ax.set_ylim(middle - 0.1 * magnitude, middle + 0.1 * magnitude)
+
+
+def _scatter(answer: Answer, frame: pd.DataFrame, shape: findings.Shape) -> bytes:
     fig = _new(7, 3.6)
     ax = fig.add_subplot()
-    ax.scatter(pd.to_numeric(frame[x_column], errors="coerce"), pd.to_numeric(frame[answer.measure]), s=12)
+    x_column = shape.x_measure or ""
+    ax.scatter(pd.to_numeric(frame[x_column], errors="coerce"), pd.to_numeric(frame[shape.measure]), s=12)
     ax.set_xlabel(_axis_name(x_column, answer.units.get(x_column)))
-    ax.set_ylabel(_axis_name(answer.measure, unit))
-    ax.set_title(textwrap.fill(f"{answer.question_id.upper()}: {answer.question}", 90), fontsize=8.5)
+    ax.set_ylabel(_axis_name(shape.measure or "", shape.unit))
+    ax.set_title(textwrap.fill(shape.title, 85), fontsize=8.5)
     return _png(fig)

@@ -151,7 +151,7 @@ def excel_value(value: Any, unit: str | None) -> Any:
 
 def human(column: str) -> str:
     """A column name as words: ``avg_order_value`` -> ``avg order value``; a ``_pct`` suffix dropped."""
-    name = re.sub(r"_(pct|percent)$", "", column)
+    name = re.sub(r"_(pct|percent|number|num|no)$", "", column)
     return name.replace("_", " ").strip() or column
 
 
@@ -331,8 +331,9 @@ def answer_shape(answer: Answer) -> Shape:
     if periods and not times:
         unit = answer.units.get(periods[0])
         return Shape("clustered", title, category=others[:1], series=periods, unit=unit, horizontal=False)
-    if times and not others and len(times) == 1:
-        return Shape("line", title, category=times, measure=measure, unit=answer.units.get(measure))
+    if times and not others and hint in {"bar", "column"} and len(frame) <= 12:
+        # a few periods asked as bars (revenue per year): columns in time order
+        return Shape("bars", title, category=times, measure=measure, unit=answer.units.get(measure), order=times[0])
     if times and not others:
         return Shape("line", title, category=times, measure=measure, unit=answer.units.get(measure))
     if share_question and (share or _additive(answer, measure)):
@@ -343,11 +344,12 @@ def answer_shape(answer: Answer) -> Shape:
     if cyclic and len(labels) == 1:
         # weekdays, months of the year, hours: bars in their natural order, not a trend
         return Shape("bars", title, category=cyclic, measure=measure, unit=answer.units.get(measure), order=cyclic[0])
+    from tasks.answers import choose_labels  # local: answers imports this module
+
+    named = choose_labels(frame, labels) if labels else []
     if ranked or hint == "bar" or len(frame) > MAX_CATEGORIES:
-        return Shape(
-            "ranking", title, category=labels, measure=measure, unit=answer.units.get(measure), horizontal=True
-        )
-    return Shape("bars", title, category=labels, measure=measure, unit=answer.units.get(measure))
+        return Shape("ranking", title, category=named, measure=measure, unit=answer.units.get(measure), horizontal=True)
+    return Shape("bars", title, category=named, measure=measure, unit=answer.units.get(measure))
 
 
 def _additive(answer: Answer, column: str) -> bool:
@@ -811,3 +813,129 @@ def round_or_nan(value: Any) -> float:
     except (TypeError, ValueError):
         return math.nan
     return number
+
+
+# --------------------------------------------------------------------------- what a chart plots
+
+
+@dataclass
+class ChartData:
+    """The numbers one chart plots, in drawing order: categories along the axis, one list per series.
+
+    ``unit`` is the plotted values' unit (``%`` for shares); ``omitted`` counts the categories or
+    groups left out to keep the chart readable (named in the title).
+    """
+
+    categories: list[str]
+    series: dict[str, list[float]]
+    unit: str | None
+    omitted: int = 0
+    omitted_what: str = ""
+
+
+def row_names(answer: Answer, frame: pd.DataFrame | None = None) -> list[str]:
+    """One label per row (weekday and month names, ``Jan 2024`` for months, names joined by a space)."""
+    return _prepare(answer, frame).names
+
+
+def _column_text(answer: Answer, frame: pd.DataFrame, column: str) -> list[str]:
+    kinds = _kinds(answer)
+    namer = label_namer(column, frame[column], answer.sql) if kinds.get(column) == "int" else None
+    if kinds.get(column) == "date":
+        stamps = pd.to_datetime(frame[column], errors="coerce").dropna()
+        if len(stamps) and (stamps.dt.day == 1).all():
+            namer = lambda v: pd.Timestamp(v).strftime("%b %Y")  # noqa: E731 - a one-line label rule
+    return [cell_text(v, column, namer) for v in frame[column]]
+
+
+def _sort_key(answer: Answer, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    kinds = _kinds(answer)
+    keys = {}
+    for column in columns:
+        if kinds.get(column) in {"date", "datetime"}:
+            keys[column] = pd.to_datetime(frame[column], errors="coerce")
+        else:
+            numbers = pd.to_numeric(frame[column], errors="coerce")
+            keys[column] = numbers if numbers.notna().all() else frame[column].astype(str)
+    return pd.DataFrame(keys)
+
+
+def chart_data(answer: Answer, shape: Shape | None = None) -> ChartData | None:
+    """What the chart of ``answer`` plots (see ``answer_shape``); None when nothing is drawn."""
+    shape = shape or answer_shape(answer)
+    if shape.kind in {"none", "scatter"}:
+        return None
+    frame = answer.frame()
+    if shape.group and shape.measure:
+        return _pivot(answer, frame, shape)
+    if shape.series:
+        names = row_names(answer, frame)
+        order = list(range(len(frame)))
+        if len(order) > MAX_CATEGORIES:
+            order = order[:MAX_CATEGORIES]
+        series = {human(c): [round_or_nan(frame[c].iloc[i]) for i in order] for c in shape.series}
+        return ChartData([names[i] for i in order], series, shape.unit, len(frame) - len(order), "rows")
+    measure = shape.measure or answer.measure
+    assert measure is not None
+    values = pd.to_numeric(frame[measure], errors="coerce")
+    names = row_names(answer, frame)
+    if shape.kind == "line":
+        keys = _sort_key(answer, frame, shape.category)
+        order = keys.sort_values(list(keys.columns), kind="stable").index.tolist()
+        return ChartData(
+            [names[i] for i in order], {human(measure): [round_or_nan(values[i]) for i in order]}, shape.unit
+        )
+    if shape.kind == "bars":
+        order = list(range(len(frame)))
+        if shape.order:
+            order = _sort_key(answer, frame, [shape.order]).sort_values(shape.order, kind="stable").index.tolist()
+        shown = order[: MAX_CATEGORIES * 2]
+        return ChartData(
+            [names[i] for i in shown], {human(measure): [round_or_nan(values[i]) for i in shown]}, shape.unit,
+            len(order) - len(shown), "rows",
+        )  # fmt: skip
+    if shape.kind == "share":
+        if shape.measure and answer.units.get(shape.measure) == "%":
+            shares = values
+        else:
+            total = values[values > 0].sum()
+            shares = 100 * values / total if total else values
+        order = shares.sort_values(ascending=False, kind="stable").index.tolist()
+        limit = 7 if shape.pie else MAX_CATEGORIES
+        cats = [names[i] for i in order[:limit]]
+        data = [round_or_nan(shares[i]) for i in order[:limit]]
+        if len(order) > limit:
+            cats.append(f"Other ({len(order) - limit})")
+            data.append(round_or_nan(shares[order[limit:]].sum()))
+        return ChartData(cats, {f"share of {human(answer.measure or measure)}": data}, "%")
+    # ranking: largest first (drawn top to bottom), at most MAX_CATEGORIES
+    ascending = bool(re.search(r"\b(lowest|least|bottom|worst|fewest|slowest)\b", answer.question, re.IGNORECASE))
+    order = values.sort_values(ascending=ascending, kind="stable", na_position="last").index.tolist()
+    shown = order[:MAX_CATEGORIES]
+    return ChartData(
+        [names[i] for i in shown], {human(measure): [round_or_nan(values[i]) for i in shown]}, shape.unit,
+        len(order) - len(shown), "rows",
+    )  # fmt: skip
+
+
+def _pivot(answer: Answer, frame: pd.DataFrame, shape: Shape) -> ChartData:
+    assert shape.group and shape.measure
+    category = shape.category
+    work = pd.DataFrame(
+        {
+            "_cat": [
+                " ".join(parts) for parts in zip(*[_column_text(answer, frame, c) for c in category], strict=True)
+            ],
+            "_group": _column_text(answer, frame, shape.group),
+            "_value": pd.to_numeric(frame[shape.measure], errors="coerce"),
+        }
+    )
+    keys = _sort_key(answer, frame, category)
+    work["_order"] = keys.apply(tuple, axis=1).rank(method="dense") if len(category) > 1 else keys[category[0]]
+    order = work.drop_duplicates("_cat").sort_values("_order", kind="stable")["_cat"].tolist()
+    totals = work.groupby("_group")["_value"].apply(lambda v: v.abs().sum()).sort_values(ascending=False)
+    groups = totals.index.tolist()
+    kept = groups[:MAX_SERIES]
+    wide = work.pivot_table(index="_cat", columns="_group", values="_value", aggfunc="sum").reindex(order)
+    series = {g: [round_or_nan(v) for v in wide[g].tolist()] for g in kept}
+    return ChartData(order, series, shape.unit, len(groups) - len(kept), human(shape.group))

@@ -16,8 +16,10 @@ from openpyxl.chart import BarChart, LineChart, PieChart
 from schemas.quality import QualityReport
 from tasks.answers import compute_answers
 from tasks.engine.output import generate_to_files
+from tasks.findings import answer_shape, chart_data
 from tasks.profiles import profile_tables, sample_tables
 from tasks.report_excel import (
+    CHART_DATA_TITLE,
     DICTIONARY_SHEET,
     NO_QUALITY,
     QUALITY_SHEET,
@@ -68,29 +70,66 @@ def test_workbook_has_the_expected_sheets(built) -> None:
     ]
 
 
-def test_every_question_sheet_charts_its_whole_table(built) -> None:
-    """The chart's values and categories cover every data row of the sheet's table, of the hinted type."""
+def _chart_block(ws, answer) -> int:
+    """The header row of the sheet's "Chart data" table."""
+    return next(r for r in range(TABLE_HEADER_ROW, ws.max_row + 1) if ws.cell(r, 1).value == CHART_DATA_TITLE) + 1
+
+
+def test_every_question_sheet_charts_what_the_answer_shape_says(built) -> None:
+    """The native chart is the shape's chart (type, one series per group or period) over its Chart data table."""
     spec, key, out = built
     wb = load_workbook(out)
     names = question_sheet_names(key)
-    expected_type = {"pie": PieChart, "line": LineChart, "bar": BarChart, "column": BarChart}
+    kinds = {}
     for answer in key.answers:
         ws = wb[names[answer.question_id]]
+        shape = answer_shape(answer)
+        kinds[answer.question_id] = shape.kind
+        if shape.kind == "none":
+            assert not ws._charts, answer.question_id
+            continue
         assert len(ws._charts) == 1, answer.question_id
         chart = ws._charts[0]
-        assert isinstance(chart, expected_type[answer.chart]), answer.question_id
-        if answer.chart in ("bar", "column"):
-            assert chart.type == ("bar" if answer.chart == "bar" else "col")
-        last = TABLE_HEADER_ROW + len(answer.rows)
-        series = chart.series[0]
-        sheet, first_row, last_row, col, _ = _range(series.val.numRef.f)
-        assert sheet == ws.title and (first_row, last_row) == (TABLE_HEADER_ROW + 1, last)
-        assert ws[f"{col}{TABLE_HEADER_ROW}"].value == answer.measure
-        cat = series.cat.numRef or series.cat.strRef or series.cat.multiLvlStrRef
-        assert _range(cat.f)[1:3] == (TABLE_HEADER_ROW + 1, last)
+        if shape.kind in {"line", "lines"}:
+            assert isinstance(chart, LineChart), answer.question_id
+        elif shape.pie:
+            assert isinstance(chart, PieChart), answer.question_id
+        else:
+            assert isinstance(chart, BarChart), answer.question_id
+            assert chart.type == ("bar" if shape.kind in {"ranking", "share"} else "col"), answer.question_id
+            assert chart.y_axis.scaling.min == 0 or shape.kind == "scatter"  # bars start at zero
+        data = chart_data(answer, shape)
+        header = _chart_block(ws, answer)
+        assert [ws.cell(header, 1 + i).value for i in range(1, 1 + len(data.series))] == list(data.series)
+        assert len(chart.series) == len(data.series), answer.question_id
+        for i, series in enumerate(chart.series):
+            sheet, first_row, last_row, col, _ = _range(series.val.numRef.f)
+            assert (first_row, last_row) == (header + 1, header + len(data.categories)), answer.question_id
+            expected = list(data.series.values())[i]
+            got = [ws[f"{col}{r}"].value for r in range(first_row, last_row + 1)]
+            scale = 100 if data.unit == "%" else 1  # percentages are stored as fractions
+            assert [None if v is None else v * scale for v in got] == pytest.approx(
+                [None if v != v else v for v in expected], nan_ok=True
+            ), answer.question_id
+        assert [ws.cell(r, 1).value for r in range(header + 1, header + 1 + len(data.categories))] == data.categories
+        assert chart.title is not None
         # the table under the chart is the answer itself
         assert [c.value for c in ws[TABLE_HEADER_ROW]][: len(answer.columns)] == answer.columns
         assert ws.freeze_panes == f"A{TABLE_HEADER_ROW + 1}"
+    # the retail blueprint's shapes: a ranking, a share, before/after, shares per year by channel, weekdays
+    assert (kinds["q02"], kinds["q03"], kinds["q06"], kinds["q07"], kinds["q12"]) == (
+        "ranking",
+        "share",
+        "clustered",
+        "stacked100",
+        "bars",
+    )
+    q07 = wb[names["q07"]]._charts[0]
+    assert q07.grouping == "percentStacked" and len(q07.series) == 3  # one series per channel
+    assert wb[names["q02"]]._charts[0].x_axis.scaling.orientation == "maxMin"  # rank 1 on top
+    q12 = wb[names["q12"]]
+    header = _chart_block(q12, key.answer("q12"))
+    assert q12.cell(header + 1, 1).value in {"Sunday", "Monday"}  # weekday names, not 0-6
 
 
 def test_formats_headers_and_values(built) -> None:
@@ -100,8 +139,11 @@ def test_formats_headers_and_values(built) -> None:
     header = ws.cell(TABLE_HEADER_ROW, 1)
     assert header.font.bold and header.fill.fgColor.rgb.endswith("2F6690")
     share = ws.cell(TABLE_HEADER_ROW + 1, 3)
-    assert share.number_format == '0.0"%"' and share.value == key.answer("q03").rows[0][2]
-    assert ws.cell(TABLE_HEADER_ROW + 1, 2).number_format == "#,##0.00"
+    assert share.number_format == "0.0%" and share.value == pytest.approx(key.answer("q03").rows[0][2] / 100)
+    assert ws.cell(TABLE_HEADER_ROW + 1, 2).number_format == '"$"#,##0.00'  # the spec's currency
+    q01 = wb[question_sheet_names(key)["q01"]]
+    assert q01.cell(TABLE_HEADER_ROW + 1, 1).number_format == "0"  # a year, never 2,023
+    assert q01.cell(TABLE_HEADER_ROW + 1, 2).number_format == "#,##0"  # a count, no decimals
     assert ws.column_dimensions["A"].width >= 12
     monthly = wb[question_sheet_names(key)["q04"]].cell(TABLE_HEADER_ROW + 1, 1)
     assert monthly.is_date and monthly.number_format == "yyyy-mm-dd"
@@ -118,6 +160,28 @@ def test_formats_headers_and_values(built) -> None:
     assert summary["A1"].value.endswith("analytical answers")
     links = [c.hyperlink.location or c.hyperlink.target for row in summary.iter_rows() for c in row if c.hyperlink]
     assert len(links) == len(key.answers)
+    start = next(r for r in range(1, 40) if summary.cell(r, 1).value == "Key findings")
+    stated = [summary.cell(r, 2).value for r in range(start + 1, start + 7) if summary.cell(r, 1).value]
+    assert 4 <= len([t for t in stated if t]) <= 6
+
+
+def test_text_fits_and_every_sheet_prints_one_page_wide(built) -> None:
+    """Wrapped rows are tall enough for their text, nothing is cut, and each sheet prints fit to width."""
+    spec, key, out = built
+    wb = load_workbook(out)
+    for ws in wb.worksheets:
+        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0, ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+    for answer in key.answers:
+        ws = wb[question_sheet_names(key)[answer.question_id]]
+        assert ws.page_setup.orientation == "landscape"
+        assert ws.print_title_rows.replace("$", "") == f"{TABLE_HEADER_ROW}:{TABLE_HEADER_ROW}"
+        assert ws["B3"].value == answer.analysis and ws["B4"].value == answer.sql.strip()  # nothing cut
+        for row in (1, 3, 4):
+            text = str(ws.cell(row, 1 if row == 1 else 2).value)
+            line = {1: 14, 3: 11, 4: 9}[row] * 1.3  # points per line of the row's font
+            lines = sum(1 + len(part) // 400 for part in text.split("\n"))  # 400 characters: wider than any sheet
+            assert ws.row_dimensions[row].height >= line * lines, (ws.title, row)
 
 
 def test_quality_sheet_lists_categories_or_says_quality_did_not_run(built, tmp_path: Path, retail_spec) -> None:
