@@ -130,6 +130,8 @@ SOURCE_WEIGHTS: dict[str, float] = {
 PHRASE_SOURCES = frozenset({"keyword", "keyword part", "title", "description", "table"})
 PHRASE_BONUS = 0.5  # per word beyond the first
 GENERIC_FACTOR = 0.05  # the lexicon's generic business words weigh almost nothing
+# an explanation sums terms lighter than this into one part: no generic word weighs more
+MINOR_WEIGHT = GENERIC_FACTOR * SOURCE_WEIGHTS["keyword"]
 MIN_CONFIDENT_SCORE = 3.0
 MIN_CONFIDENT_MARGIN = 0.25
 LEXICON_FILE = Path("lexicon") / "synonyms.yaml"
@@ -140,7 +142,8 @@ MATCHING_RULE = (
     + "); words compare by their stem (cancel = cancelled = cancellations). The brief is read longest span "
     "first: a blueprint phrase or a synonym of domains/lexicon/synonyms.yaml consumes its words ('food delivery' "
     "leaves no 'delivery' for other blueprints), and a synonym also counts as its canonical terms. A term weighs "
-    f"source weight x IDF over the blueprints (0 for a term every blueprint has) x (1 + {PHRASE_BONUS:g} per "
+    "source weight x IDF over the blueprints (each counting by how strongly it names the term: 0 for a term "
+    f"every blueprint has in its keywords or title) x (1 + {PHRASE_BONUS:g} per "
     f"extra word), x {GENERIC_FACTOR:g} for the lexicon's generic words; a blueprint's score is the sum over the "
     f"brief's terms, each counted once. The best blueprint fits when it scores at least {MIN_CONFIDENT_SCORE:g} "
     f"and leads the runner-up by at least {MIN_CONFIDENT_MARGIN:.0%} of its score; otherwise the match is "
@@ -166,14 +169,22 @@ class DomainMatch:
 
     @property
     def explanation(self) -> str:
-        """``online store [keyword] (4.50) + retail [keyword part] (0.93) = 5.43``, or why the score is 0."""
+        """``online store [keyword] (4.50) + store [keyword part] (1.00) + 2 minor terms (0.06) = 5.56``.
+
+        Terms under ``MINOR_WEIGHT`` (generic words, words every blueprint has) are summed in one part so
+        the line stays readable; a zero score says why.
+        """
         if not self.matched and self.score == 0:
             return "nothing in the brief matches this domain's text"
         sources = self.sources or ("",) * len(self.matched)
-        parts = [
-            f"{term} [{source}] ({weight:.2f})" if source else f"{term} ({weight:.2f})"
-            for term, source, weight in zip(self.matched, sources, self.weights, strict=False)
-        ]
+        parts, minor = [], []
+        for term, source, weight in zip(self.matched, sources, self.weights, strict=False):
+            if weight < MINOR_WEIGHT:
+                minor.append(weight)
+            else:
+                parts.append(f"{term} [{source}] ({weight:.2f})" if source else f"{term} ({weight:.2f})")
+        if minor:
+            parts.append(f"{len(minor)} minor term{'s' if len(minor) > 1 else ''} ({sum(minor):.2f})")
         return " + ".join(parts) + f" = {self.score:.2f}"
 
 
@@ -449,16 +460,16 @@ def _blueprint_hits(bp: Blueprint, lexicon: Lexicon) -> dict[Term, _Hit]:
     hits: dict[Term, _Hit] = {}
     stop = lexicon.stop
 
-    def add(term: Term, source: str, words: list[str]) -> None:
+    def add(term: Term, source: str, shown: str) -> None:
         weight = SOURCE_WEIGHTS[source]
         if term and (term not in hits or weight > hits[term].weight):
-            hits[term] = _Hit(weight, source, " ".join(words))
+            hits[term] = _Hit(weight, source, shown)
 
     for source, text in blueprint_texts(bp):
         runs = _segments(text)
         if source == "keyword":
             words = [w for run in runs for w in run]
-            add(tuple(lexicon.stem(w) for w in words), "keyword", words)
+            add(tuple(lexicon.stem(w) for w in words), "keyword", text.strip().lower())
             if len(words) == 1:
                 continue
             source = "keyword part"  # its words (and pairs, for 3+ words) count as well, less
@@ -466,12 +477,12 @@ def _blueprint_hits(bp: Blueprint, lexicon: Lexicon) -> dict[Term, _Hit]:
             stems = [lexicon.stem(w) for w in words]
             for i, s in enumerate(stems):
                 if _is_word_term(s, stop):
-                    add((s,), source, [words[i]])
+                    add((s,), source, words[i])
                     pair = stems[i : i + 2]
                     # (a two-word keyword's pair is the keyword itself, added above)
                     is_pair = len(pair) == 2 and _is_word_term(pair[1], stop)
                     if is_pair and source in PHRASE_SOURCES and not (source == "keyword part" and len(words) == 2):
-                        add(tuple(pair), source, words[i : i + 2])
+                        add(tuple(pair), source, " ".join(words[i : i + 2]))
     return hits
 
 
@@ -486,11 +497,12 @@ def _index_dir(directory: str, stamp: tuple[tuple[str, float], ...]) -> LibraryI
     lexicon = load_lexicon(Path(directory))
     hits = {bp.domain: _blueprint_hits(bp, lexicon) for bp in load_blueprints(Path(directory)).values()}
     n = len(hits)
-    # document frequency; a blueprint that has a term only in loose prose counts half
+    # document frequency, each blueprint counting by how strongly it names the term (1 for a keyword or the
+    # title, 0.25 for a mention in prose): a keyword stays specific when other blueprints merely mention it
     df: Counter[Term] = Counter()
     for domain_hits in hits.values():
         for term, hit in domain_hits.items():
-            df[term] += 1.0 if hit.weight >= 1.0 else 0.5
+            df[term] += min(1.0, hit.weight / SOURCE_WEIGHTS["title"])
     idf = {t: 1.0 if n <= 1 else min(1.0, max(0.0, math.log(n / c) / math.log(n))) for t, c in df.items()}
     known = frozenset(df) | frozenset(t for targets in lexicon.synonyms.values() for t in targets)
     phrases = frozenset(t for t in known if len(t) > 1) | frozenset(s for s in lexicon.synonyms if len(s) > 1)

@@ -289,6 +289,10 @@ def test_explanation_names_source_and_weight() -> None:
     assert best.domain == "hospitality"
     assert len(best.matched) == len(best.weights) == len(best.sources)
     assert "hotel [keyword] (" in best.explanation
+    # generic words still count, summed in one part so the line stays readable
+    store = rank_domains("An online store with customers, orders and products")[0]
+    assert "minor terms (" in store.explanation and "customers [" not in store.explanation
+    assert "customers" in store.matched and store.weights[store.matched.index("customers")] < 0.1
     assert all(w > 0 for w in best.weights)
     assert set(best.sources) <= {
         "keyword",
