@@ -125,6 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             storage=args.storage,
             output_dir=args.out,
             sample_dir=args.sample,
+            messiness=args.messiness,
             return_state=True,
         )
     finally:
@@ -158,11 +159,11 @@ def cmd_approve(args: argparse.Namespace) -> int:
     from prefect.client.orchestration import get_client
     from prefect.flow_runs import resume_flow_run
 
-    from flows.gates import GateInput
+    from flows.gates import GateInput, wait_for_gate_form
     from schemas.serialize import spec_from_yaml
 
     run_id = _run_uuid(args.run_id)
-    spec_yaml = None
+    spec_yaml = ""
     if args.spec:
         path = Path(args.spec)
         if not path.is_file():
@@ -171,10 +172,8 @@ def cmd_approve(args: argparse.Namespace) -> int:
         spec_from_yaml(spec_yaml)  # a bad edit is refused here; the run keeps waiting
     decision = "reject" if args.reject else "regenerate" if args.regenerate else "approve"
     with get_client(sync_client=True) as client:
-        run = client.read_flow_run(run_id)
-    if not run.state or not run.state.is_paused():
-        state = run.state.name if run.state else "unknown"
-        return _fail(f"run {run_id} is not waiting at a gate (state: {state}); see `datafactory status {run_id}`")
+        # a run shows as paused a moment before its form is stored; answering in between is refused
+        wait_for_gate_form(client, run_id, timeout=60)  # raises GateNotReady with the reason
     payload = GateInput(decision=decision, feedback=args.feedback or "", spec_yaml=spec_yaml)
     resume_flow_run(run_id, run_input=payload.model_dump(include={"decision", "feedback", "spec_yaml"}))
     console.print(f"sent '{decision}' to run {run_id}")
@@ -293,6 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output folder (default ./datafactory-output)")
     run.add_argument("--storage", help="a folder or s3://bucket/prefix for the packages")
     run.add_argument("--sample", help="learn from a folder of sample CSVs (real data that must not be published)")
+    run.add_argument(
+        "--messiness",
+        choices=["none", "light", "heavy"],
+        help="a data-cleaning challenge: plant mess in the learner's CSVs, with cleaning questions "
+        "(default: what the brief asks for, else none)",
+    )
     run.set_defaults(func=cmd_run)
 
     approve = sub.add_parser("approve", help="answer a run that waits at a gate")
