@@ -524,7 +524,7 @@ class BriefTerm:
     terms: tuple[Term, ...]
 
 
-def read_brief(brief: str, index: LibraryIndex) -> list[BriefTerm]:
+def brief_terms(brief: str, index: LibraryIndex) -> list[BriefTerm]:
     """The brief's terms, longest span first: a phrase or synonym consumes its words; each term once."""
     found: list[BriefTerm] = []
     seen: set[tuple[Term, ...]] = set()
@@ -558,10 +558,10 @@ def term_weight(term: Term, source: str, index: LibraryIndex) -> float:
     return weight
 
 
-def _score_domain(domain: str, brief_terms: list[BriefTerm], index: LibraryIndex) -> DomainMatch:
+def _score_domain(domain: str, terms: list[BriefTerm], index: LibraryIndex) -> DomainMatch:
     hits = index.hits[domain]
     matched, weights, sources = [], [], []
-    for item in brief_terms:
+    for item in terms:
         best: tuple[float, str, str] | None = None
         for k, term in enumerate(item.terms):
             hit = hits.get(term)
@@ -591,8 +591,8 @@ def rank_domains(brief: str, directory: Path | None = None) -> list[DomainMatch]
         Every domain, best first (ties by name), with what matched, from which source, and its weight.
     """
     index = library_index(directory)
-    brief_terms = read_brief(brief, index)
-    ranked = [_score_domain(domain, brief_terms, index) for domain in index.hits]
+    terms = brief_terms(brief, index)
+    ranked = [_score_domain(domain, terms, index) for domain in index.hits]
     total = sum(m.score for m in ranked)
     ranked = [replace(m, share=round(m.score / total, 4) if total else 0.0) for m in ranked]
     ranked.sort(key=lambda m: (-m.score, m.domain))

@@ -317,6 +317,20 @@ def test_confidence_needs_score_and_margin() -> None:
     assert "several blueprints" in match_confidence(mixed).reason
 
 
+def test_every_lexicon_synonym_leads_to_blueprint_wording() -> None:
+    """A canonical term no blueprint uses would make its synonyms dead weight: the lexicon must stay connected."""
+    index = library_index()
+    known = set().union(*(set(hits) for hits in index.hits.values()))
+    targets = {t for terms in index.lexicon.synonyms.values() for t in terms}
+    assert targets and not targets - known, sorted(targets - known)
+
+
+def test_empty_brief_ranks_every_domain_at_zero() -> None:
+    ranked = rank_domains("")
+    assert len(ranked) == len(load_blueprints()) and all(m.score == 0 for m in ranked)
+    assert not match_confidence(ranked).confident
+
+
 def test_matching_rule_describes_the_rule() -> None:
     for part in ("keyword 3", "stem", "synonym", "IDF", "generic", "runner-up"):
         assert part in MATCHING_RULE
