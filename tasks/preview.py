@@ -61,7 +61,7 @@ def check_preview(spec: ChallengeSpec, tables: dict[str, pd.DataFrame]) -> Previ
     questions = []
     for question in spec.questions:
         try:
-            result = run_query(con, question.sql)
+            result = run_query(con, question.sql, label=question.id)
             questions.append(QuestionCheck(question_id=question.id, answerable=True, rows=len(result)))
         except Exception as exc:  # noqa: BLE001 - the reviewer sees every failing question
             questions.append(QuestionCheck(question_id=question.id, answerable=False, error=str(exc).splitlines()[0]))

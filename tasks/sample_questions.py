@@ -122,7 +122,7 @@ def _checked(
         answered = []
         for question in kept:
             try:
-                rows = len(run_query(con, question.sql))
+                rows = len(run_query(con, question.sql, label=question.id))
             except Exception as exc:  # noqa: BLE001 - any failure on real rows disqualifies the question
                 notes.append(f"question {question.id} dropped: fails on the sample ({str(exc).splitlines()[0]})")
                 continue

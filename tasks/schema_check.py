@@ -129,7 +129,7 @@ def check_question(con: duckdb.DuckDBPyConnection, spec: ChallengeSpec, question
             error=f"reads unknown table(s) {', '.join(unknown)} (tables are: {', '.join(spec.table_names)})",
         )
     try:
-        result = run_query(con, question.sql)
+        result = run_query(con, question.sql, label=question.id)
     except SqlRefused as exc:
         return QuestionCheck(**base, answerable=False, error=str(exc))
     except duckdb.Error as exc:

@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_api_key: str | None = Field(None, description="falls back to OPENAI_API_KEY")
     llm_max_repairs: int = Field(2, ge=0)
+    # limits on question SQL (which may come from a model): every sandboxed query runs under them
+    sql_timeout_seconds: float = Field(30.0, gt=0, description="wall-clock limit of one question's SQL")
+    sql_memory_limit: str = Field(
+        "40%", min_length=1, description="DuckDB memory_limit of one SQL sandbox (its tables included): '4GB', '40%'"
+    )
+    sql_threads: int = Field(2, ge=1, description="DuckDB threads of one SQL sandbox")
+    sql_max_rows: int = Field(1_000_000, ge=1, description="rows a question's result may have")
+    # run size: refused before any work when the plan's estimate is above these (or above the free disk)
+    max_rows: int = Field(100_000_000, ge=1, description="rows of all generated tables together")
+    max_bytes: int = Field(50 * 10**9, ge=1, description="estimated bytes of the generated data (Parquet and CSV)")
 
     @field_validator("output_dir")
     @classmethod

@@ -112,7 +112,7 @@ class MeasureContext:
 
 def _answer(con: duckdb.DuckDBPyConnection, question: QuestionSpec) -> Measured:
     try:
-        result = run_query(con, question.sql)
+        result = run_query(con, question.sql, label=question.id)
     except Exception as exc:  # noqa: BLE001 - the error is the finding
         return Measured(0, 1, (f"{type(exc).__name__}: {str(exc).splitlines()[0]}",))
     return Measured(len(result), 0 if len(result) else 1, () if len(result) else ("no rows",))
