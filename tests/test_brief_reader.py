@@ -283,6 +283,21 @@ def test_a_projection_year_is_the_horizon_not_the_window() -> None:
     )
 
 
+def test_a_tenure_is_not_the_window() -> None:
+    assert read("AtliQ Grands has been in the hotel business for the past 20 years.").window is None
+
+
+def test_an_event_takes_its_own_date_not_the_one_it_follows() -> None:
+    frame = read("Tunely saw watch time fall in the second half of 2023 after removing its free tier in June 2023.")
+    (event,) = frame.events
+    assert (event.kind, event.start, event.what) == ("policy_change", dt.date(2023, 6, 1), "free tier change")
+    assert (frame.window.start, frame.window.end) == (dt.date(2023, 7, 1), dt.date(2023, 12, 31))
+    (pricing,) = read(
+        "In 2022 the city council introduced congestion pricing. Compare 12 months before and after."
+    ).events
+    assert pricing.start == dt.date(2022, 1, 1) and pricing.before.start == dt.date(2021, 1, 1)
+
+
 def test_only_event_dates_leave_the_window_to_the_designer() -> None:
     frame = read("ShopKart cut delivery fees in March 2024.")
     assert frame.window is None
@@ -427,6 +442,13 @@ def test_before_and_after_periods_the_brief_states() -> None:
 def test_the_company_name(brief: str, name: str) -> None:
     company = read(brief).company
     assert company is not None and company.name == name and company.source in brief
+
+
+def test_the_company_of_the_main_clause_and_not_a_platform() -> None:
+    frame = read("After Reliance Jio launched 5G in October 2022, Mobile Bharat lost subscribers in Gujarat.")
+    assert frame.company.name == "Mobile Bharat"
+    assert read("A D2C skincare brand on Shopify wants cohort retention for 2023.").company is None
+    assert read("Streaming service Tunely saw watch time fall in 2023.").company.name == "Tunely"
 
 
 @pytest.mark.parametrize(

@@ -936,10 +936,15 @@ def _date_for(trigger: TriggerHit, times: list[TimeExpr], text: str, sentences: 
             between = text[t.span.end : trigger.span.start]
             words = _words_between(between)
             sentence_start = text[sentence.start : t.span.start].strip().lower()
-            if len(words) <= 2 and not re.search(r"[,.;]", between):
-                distance = len(words)  # "the 2023 summer heatwave", "Diwali 2023 sale"
-            elif sentence_start in {"", "in", "on", "during", "since"} and "," in between and len(words) <= 8:
-                distance = 5 + len(words)  # "In May 2024, Nestwood redesigned ..."
+            relational = {w.lower() for w in words} & (PREPS_BEFORE_DATE | {"after", "before", "until", "following"})
+            if len(words) <= 2 and not re.search(r"[,.;]", between) and not relational:
+                distance = len(words)  # "the 2023 summer heatwave", "Diwali 2023 sale"; not "2023 after removing"
+            elif (
+                sentence_start in {"in", "on", "during", "since"}
+                and len(words) <= 8
+                or (sentence_start == "" and "," in between and len(words) <= 8)
+            ):
+                distance = 5 + len(words)  # "In May 2024, Nestwood redesigned ...", "In 2022 the council introduced"
             else:
                 continue
         else:
@@ -976,7 +981,7 @@ def _event_name(
         left_start = m.start()
     first_word = trigger.text.split()[0].lower()
     is_verb = trigger.noun is not None and (
-        first_word.endswith(("ed", "es")) or first_word in {"cut", "ran", "set", "hike"}
+        first_word.endswith(("ed", "es", "ing")) or first_word in {"cut", "ran", "set", "hike"}
     )
     trigger_words = _words_between(trigger.text)
     if is_verb and trigger.noun:
@@ -1264,6 +1269,17 @@ class _Reader:
     # -- the window
     def _window(self, times: list[TimeExpr], fiscal_start: int | None) -> WindowFact | None:
         free = [t for t in times if t.used_by is None and t.precision not in ("month-noyear",)]
+        # "they have been in business for the past 20 years" is a tenure, not the data's period
+        free = [
+            t
+            for t in free
+            if not (
+                t.precision == "relative"
+                and re.search(
+                    r"\b(?:been|existed|operating)\b[^.;]{0,60}$", self.text[max(0, t.span.start - 70) : t.span.start]
+                )
+            )
+        ]
         if not free:
             return None
         ranges = [t for t in free if t.is_range and t.precision != "relative"]
@@ -1281,7 +1297,9 @@ class _Reader:
             source = max(chosen, key=lambda t: (t.end - t.start, -t.span.start)).text
         baseline = None
         lead = self.text[max(0, chosen[0].span.start - 30) : chosen[0].span.start]
-        if re.search(rf"\b(?:{CHANGE_VERBS})\s+(?:in\s+|during\s+|over\s+|since\s+)?(?:the\s+)?$", lead, re.I):
+        if re.search(
+            rf"\b(?:{CHANGE_VERBS})\s+(?:\w+ly\s+)?(?:in\s+|during\s+|over\s+|since\s+)?(?:the\s+)?$", lead, re.I
+        ):
             months = (end.year - start.year) * 12 + end.month - start.month + 1
             by, bm = _add_months(start.year, start.month, -months)
             ey, em = _add_months(start.year, start.month, -1)
@@ -1432,7 +1450,12 @@ class _Reader:
                 group = tokens[i : j + 1]
                 i = j + 1
                 # leading words that are never a name ("The COO", "During Pongal", "After")
-                while group and (group[0].group(0) in not_names or group[0].group(0) in titles):
+                # (a sentence's first word only: mid-sentence "Mobile Bharat" is a name)
+                while group and (
+                    group[0].group(0) in titles
+                    or group[0].group(0) in not_names
+                    and group[0].start() == tokens[0].start()
+                ):
                     group = group[1:]
                 if not group:
                     continue
@@ -1482,8 +1505,17 @@ class _Reader:
         if re.search(r"\b(?:" + "|".join(re.escape(c) for c in cues) + r")\s+$", before, re.I):
             score = max(score, 3)
         next_word = re.match(r"\s+([a-z]+)", after)
-        if next_word and next_word.group(1) in verbs:
-            score = max(score, 2)
+        after_preposition = re.search(
+            r"\b(?:on|via|from|with|at|to|for|like|using|than|against|by|of|in|into|through|over|about|as)\s+$", before
+        )
+        if next_word and next_word.group(1) in verbs and not after_preposition:
+            score = max(score, 2)  # "Pedalo operates ...", "service Tunely saw ..."; not "a brand on Shopify wants"
+        if score and re.match(
+            r"\s*(?:After|Before|When|While|Since|Although|Because|If|Once)\b", text[sentence.start :]
+        ):
+            first_comma = text.find(",", sentence.start, sentence.end)
+            if first_comma > end:
+                score -= 1  # "After Reliance Jio launched 5G, Mobile Bharat lost ...": the main clause's name wins
         if score == 0:
             return 0
         # a common word that starts a sentence ("Attendance dropped") is not a name: names that pass are
