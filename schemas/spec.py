@@ -163,6 +163,11 @@ class ForeignKeyGenerator(_StrictModel):
     zipf_exponent: float = Field(1.1, gt=0.0, le=4.0)
     min_children: int | None = Field(None, ge=0)
     max_children: int | None = Field(None, ge=1)
+    children_weights: list[float] | None = Field(
+        None,
+        description="relative weight of each child count from min_children to max_children, e.g. [5, 3, 1.5, 0.5] "
+        "for baskets of 1-4 items; uniform when omitted. Used when the parents decide the rows (no rows/ratio)",
+    )
     where: str | None = Field(None, description="only parents where this expression over their columns holds")
 
     @property
@@ -177,6 +182,17 @@ class ForeignKeyGenerator(_StrictModel):
     def validate_cardinality_order(self) -> ForeignKeyGenerator:
         if self.min_children is not None and self.max_children is not None and self.min_children > self.max_children:
             raise ValueError(f"min_children ({self.min_children}) is above max_children ({self.max_children})")
+        if self.children_weights is not None:
+            if self.max_children is None:
+                raise ValueError("children_weights needs max_children (one weight per count up to it)")
+            counts = self.max_children - (self.min_children or 0) + 1
+            if len(self.children_weights) != counts:
+                raise ValueError(
+                    f"{len(self.children_weights)} children_weights for the {counts} counts "
+                    f"{self.min_children or 0}..{self.max_children}; give one weight per count"
+                )
+            if any(w < 0 for w in self.children_weights) or sum(self.children_weights) <= 0:
+                raise ValueError("children_weights must be >= 0 and not all zero")
         return self
 
 

@@ -65,6 +65,33 @@ def test_foreign_keys_point_at_existing_parents_with_the_stated_cardinality(reta
     assert set(t["returns"]["order_id"]) == set(returned)
 
 
+def test_children_weights_skew_the_child_counts(small_spec):
+    """Baskets of 1 item more often than of 4: each count's share follows its weight."""
+
+    def edit(data):
+        fk = {"kind": "foreign_key", "references": "stores.store_id", "min_children": 1, "max_children": 4}
+        fk["children_weights"] = [5, 3, 1.5, 0.5]
+        data["tables"].append(
+            {
+                "name": "shifts",
+                "columns": [
+                    {"name": "shift_id", "type": "int", "unique": True, "generator": {"kind": "sequence"}},
+                    {"name": "store_id", "type": "int", "generator": fk},
+                ],
+            }
+        )
+
+    t = generate_dataset(_with(small_spec, edit))
+    shares = t["shifts"].groupby("store_id").size().value_counts(normalize=True).sort_index()
+    assert list(shares.index) == [1, 2, 3, 4]
+    assert np.allclose(shares.to_numpy(), [0.5, 0.3, 0.15, 0.05], atol=0.07), shares
+    with pytest.raises(SpecError, match="3 children_weights for the 4 counts"):
+        _with(
+            small_spec,
+            lambda d: edit(d) or _column(d, "shifts", "store_id")["generator"].update(children_weights=[1, 1, 1]),
+        )
+
+
 def test_lookups_go_through_the_foreign_key(retail):
     """A line's price is its product's price; an order ships to its customer's region."""
     _, t = retail
@@ -95,7 +122,7 @@ def test_order_dates_keep_their_seasonality_when_customers_sign_up_late(retail):
 
 
 def test_profiles_are_consistent(retail):
-    """An email is built from that person's name; a product name from its brand and sub-category."""
+    """An email is built from that person's name; a product name from its brand, sub-category and a model number."""
     _, t = retail
     c = t["customers"]
     expected = (
@@ -107,7 +134,8 @@ def test_profiles_are_consistent(retail):
     ascii_names = c["first_name"].str.match(r"^[A-Za-z]+$") & c["last_name"].str.match(r"^[A-Za-z]+$")
     assert (c.loc[ascii_names, "email"] == expected[ascii_names]).all()
     p = t["products"]
-    assert (p["product_name"] == p["brand"] + " " + p["sub_category"]).all()
+    assert (p["product_name"].str.rsplit(" ", n=1).str[0] == p["brand"] + " " + p["sub_category"]).all()
+    assert p["product_name"].nunique() >= 0.95 * len(p)  # a catalogue does not repeat its names
 
 
 # --------------------------------------------------------------------------- rules and uniqueness

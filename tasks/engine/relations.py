@@ -125,6 +125,14 @@ def cardinality_bounds(table: TableSpec, keys: list[str], parents: dict[str, Ret
     return low, high
 
 
+def _child_counts(gen: ForeignKeyGenerator, low: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """How many children each of ``k`` parents has: uniform over low..max_children, or by ``children_weights``."""
+    if gen.children_weights is None:
+        return rng.integers(low, gen.max_children + 1, size=k)
+    weights = np.asarray(gen.children_weights, dtype=float)
+    return rng.choice(np.arange(low, gen.max_children + 1), size=k, p=weights / weights.sum())
+
+
 def prepare_foreign_key(
     spec: ChallengeSpec,
     table: TableSpec,
@@ -165,7 +173,7 @@ def prepare_foreign_key(
     low = gen.min_children or 0
     high = 1 if column.unique else gen.max_children
     if driver:
-        counts = rng.integers(low, gen.max_children + 1, size=k)
+        counts = _child_counts(gen, low, k, rng)
         cumulative = np.cumsum(counts)
         if row_cap is not None and len(cumulative) and cumulative[-1] > row_cap:
             cumulative = np.minimum(cumulative, row_cap)
