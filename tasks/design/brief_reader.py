@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -41,6 +42,7 @@ from schemas.errors import InputError
 from tasks.settings import get_settings
 
 LEXICON_FILES = ("kpis.yaml", "places.yaml", "events.yaml", "reader.yaml")
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the lexicon loads 10x faster
 MONTHS = {
     "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4, "may": 5,
     "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9, "sept": 9, "september": 9,
@@ -107,6 +109,7 @@ class Alias:
     pattern: re.Pattern[str]
     keys: tuple[str, ...]
     when: tuple[str, ...]  # the alias counts only when the brief has one of these nouns (empty = always)
+    probe: str = ""  # lowercase words the brief must contain for the pattern to be worth running
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ class Festival:
 class Lexicon:
     """Every word list the reader uses, compiled once per lexicon folder (reloaded when a file changes)."""
 
-    places: tuple[tuple[re.Pattern[str], Place], ...]
+    places: tuple[tuple[re.Pattern[str], Place, str], ...]
     countries: dict[str, dict]
     kpis: dict[str, KpiEntry]
     aliases: tuple[Alias, ...]
@@ -150,7 +153,14 @@ class Lexicon:
 
 def lexicon_dir(domains_dir: Path | None = None) -> Path:
     """``<domains_dir>/lexicon``: beside the blueprints in a checkout and in an installed wheel."""
-    return Path(domains_dir or get_settings().domains_dir) / "lexicon"
+    return Path(domains_dir or _settings_domains_dir(os.environ.get("DATAFACTORY_DOMAINS_DIR"))) / "lexicon"
+
+
+@lru_cache(maxsize=8)
+def _settings_domains_dir(env_value: str | None) -> Path:
+    """The configured library (cached per DATAFACTORY_DOMAINS_DIR: building settings costs more than a read)."""
+    del env_value  # part of the cache key only
+    return get_settings().domains_dir
 
 
 def load_lexicon(domains_dir: Path | None = None) -> Lexicon:
@@ -179,7 +189,7 @@ def _compile_lexicon(folder: str, stamps: tuple[int, ...]) -> Lexicon:
     for name in LEXICON_FILES:
         path = Path(folder) / name
         try:
-            data[name] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data[name] = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
         except yaml.YAMLError as exc:
             raise InputError(f"{path} is not valid YAML ({exc}); fix the line it names") from None
     places, countries = _compile_places(data["places.yaml"])
@@ -209,7 +219,7 @@ def _compile_lexicon(folder: str, stamps: tuple[int, ...]) -> Lexicon:
     )
 
 
-def _compile_places(data: dict) -> tuple[tuple[tuple[re.Pattern[str], Place], ...], dict[str, dict]]:
+def _compile_places(data: dict) -> tuple[tuple[tuple[re.Pattern[str], Place, str], ...], dict[str, dict]]:
     found: list[tuple[str, Place]] = []
     countries = data.get("countries", {})
     for country, info in countries.items():
@@ -227,13 +237,13 @@ def _compile_places(data: dict) -> tuple[tuple[tuple[re.Pattern[str], Place], ..
     # a city wins over a state of the same name (Delhi, Chandigarh): briefs name cities more often
     rank = {"city": 0, "state": 1, "country": 2}
     found.sort(key=lambda item: (-len(item[0]), rank[item[1].kind]))
-    compiled: list[tuple[re.Pattern[str], Place]] = []
+    compiled: list[tuple[re.Pattern[str], Place, str]] = []
     seen: set[str] = set()
     for alias, place in found:
         if alias in seen:
             continue
         seen.add(alias)
-        compiled.append((re.compile(r"(?<![\w-])" + re.escape(alias) + r"(?![\w-])"), place))
+        compiled.append((re.compile(r"(?<![\w-])" + re.escape(alias) + r"(?![\w-])"), place, alias))
     return tuple(compiled), countries
 
 
@@ -249,7 +259,9 @@ def _compile_kpis(data: dict) -> tuple[dict[str, KpiEntry], tuple[Alias, ...]]:
             text, when = (alias, ()) if isinstance(alias, str) else (alias["alias"], tuple(alias.get("when", [])))
             by_alias.setdefault((str(text), when), []).append(key)
     aliases = tuple(
-        Alias(_alias_regex(text), tuple(keys), tuple(w.lower() for w in when))
+        Alias(
+            _alias_regex(text), tuple(keys), tuple(w.lower() for w in when), text.lower().replace("-", " ").split()[0]
+        )
         for (text, when), keys in by_alias.items()
     )
     return kpis, aliases
@@ -399,7 +411,9 @@ class PlaceHit:
 
 def _find_places(text: str, lex: Lexicon) -> list[PlaceHit]:
     hits: list[PlaceHit] = []
-    for pattern, place in lex.places:
+    for pattern, place, alias in lex.places:
+        if alias not in text:
+            continue  # a plain substring test spares the regex for the hundreds of places a brief does not name
         for m in pattern.finditer(text):
             span = Span(m.start(), m.end())
             if any(h.span.overlaps(span) for h in hits):
@@ -1385,7 +1399,10 @@ class _Reader:
     # -- KPIs
     def _kpis(self, nouns: set[str], taken: list[Span]) -> list[KpiFact]:
         matches: list[tuple[Span, Alias, str]] = []
+        lower = self.text.lower()
         for alias in self.lex.aliases:
+            if alias.probe not in lower and alias.probe != "...":
+                continue
             for m in alias.pattern.finditer(self.text):
                 matches.append((Span(m.start(), m.end()), alias, m.group(0)))
         matches.sort(key=lambda x: (-(x[0].end - x[0].start), bool(not x[1].when), x[0].start))
