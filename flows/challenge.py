@@ -35,6 +35,7 @@ from schemas.serialize import spec_from_data, spec_to_data, spec_to_yaml
 from schemas.spec import ChallengeSpec
 from tasks.designer_offline import apply_feedback
 from tasks.engine.planner import spec_fingerprint
+from tasks.engine.size_estimate import check_rows_requested, check_run_size
 from tasks.messiness_plan import planned, requested_level
 from tasks.phases import (
     answers_task,
@@ -101,14 +102,42 @@ def blocking_defects(report, *, sample_mode: bool) -> bool:
     return any(not c.passed for c in report.categories if c.category not in ("distribution", "coverage"))
 
 
-def check_inputs(brief: str, rows: int, variant: int) -> None:
-    """Refuse bad parameters before any work, with the fix in the message."""
+def check_inputs(
+    brief: str, rows: int, variant: int, seed: int | None = None, settings: Settings | None = None
+) -> None:
+    """Refuse bad parameters before any work, with the option and the fix in the message.
+
+    The CLI calls it before Prefect starts; the flow calls it again for API and deployment runs.
+    With ``settings``, the output folder must be a writable folder and ``rows`` within the size
+    limits (``tasks.engine.size_estimate``).
+    """
     if not brief or not brief.strip():
         raise InputError("the brief is empty; describe the business and its problem in a sentence or two")
     if rows <= 0:
-        raise InputError(f"rows must be a positive number, got {rows}")
+        raise InputError(f"--rows: rows must be a positive number, got {rows}")
     if variant < 0:
-        raise InputError(f"variant must be 0 or more, got {variant}")
+        raise InputError(f"--variant: variant must be 0 or more, got {variant}")
+    if seed is not None and seed < 0:
+        raise InputError(f"--seed: seed must be 0 or more, got {seed}; any non-negative whole number works")
+    if settings is not None:
+        check_output_dir(settings.output_dir)
+        check_rows_requested(rows, settings.max_rows, settings.max_bytes, settings.output_dir)
+
+
+def check_output_dir(folder: Path) -> None:
+    """Refuse an output folder that is a file or cannot be written, by trying (root ignores modes)."""
+    import tempfile
+
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--out: {folder} is a file, not a folder; give a folder for the work files and packages")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise InputError(
+            f"--out: cannot write in {folder} ({exc.strerror or exc}); choose a folder you can write to"
+        ) from None
 
 
 def gated(gate: int, produce: Produce, approval: Approval, settings: Settings, suspend: bool = False) -> PhaseOutput:
@@ -217,7 +246,7 @@ def challenge_flow(
             when omitted, what the brief asks for ("a data-cleaning exercise"), else none.
     """
     settings = Settings(**({"output_dir": Path(output_dir)} if output_dir else {}))
-    check_inputs(brief, rows, variant)
+    check_inputs(brief, rows, variant, seed, settings)
     run_id = str(flow_run.get_id() or "local")
     # a seed drawn from the run id stays the same when a suspended or crashed run starts again
     seed = (
@@ -322,6 +351,8 @@ def _run_phases(  # noqa: C901 - reads as the list of phases
 
     spec = gated(3, preview, approval, settings, suspend).spec
     emit("phase-done", phase=3, name="preview")
+    # the approved spec's size, before any row is written: refused with the figures and the limits
+    check_run_size(spec, settings.max_rows, settings.max_bytes, settings.output_dir)
 
     # keyed by the spec, not the run: starting a crashed run again reuses its finished chunks
     work_dir = settings.output_dir / "runs" / f"{spec.challenge.id}-{spec_fingerprint(spec)[:10]}"

@@ -1,6 +1,8 @@
 """The ``datafactory`` command: run a challenge, answer gates, follow runs, fetch packages.
 
-Errors print as one readable line with the fix (exit code 2), never as a traceback.
+Errors print as one readable line with the fix (exit code 2), never as a traceback. Messages and
+anything echoed from the input (briefs, paths, feedback, spec text) print literally: Rich markup is
+used only in the CLI's own fixed words, and every interpolated value goes through ``escape``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
+from rich.text import Text  # noqa: E402
 
 from schemas.errors import DataFactoryError  # noqa: E402
 
@@ -29,7 +33,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 2) -> int:
-    err.print(f"[bold red]error:[/] {message}")
+    # a Text, not markup: '[sdv]' or '[a-z]' in a message stay, and '[/x]' in an input cannot crash the printer
+    err.print(Text.assemble(("error:", "bold red"), " ", str(message)))
     return code
 
 
@@ -76,28 +81,28 @@ def _printer(progress_state: dict) -> Any:
             return
         _stop_bar(progress_state)
         if event == "run-started":
-            console.print(f"run id: [bold]{data['run_id']}[/] (seed {data['seed']})")
+            console.print(f"run id: [bold]{escape(str(data['run_id']))}[/] (seed {data['seed']})")
         elif event == "phase-done":
             extra = ""
             if "score" in data:
                 extra = f" (score {data['score']}/10)"
             elif "challenge" in data:
                 extra = f" ({data['challenge']})"
-            console.print(f"[green]phase {data['phase']} done[/]: {data['name']}{extra}")
+            console.print(f"[green]phase {data['phase']} done[/]: {escape(str(data['name']) + extra)}")
         elif event == "gate-waiting":
             run_id = progress_state.get("run_id", "RUN_ID")
             state = "checks passed" if data["checks_passed"] else f"checks FAILED: {data['reason']}"
+            what = escape(f"{data['name']}; {state}")
             console.print(
-                f"[yellow]waiting at gate {data['gate']}[/] ({data['name']}; {state}).\n"
+                f"[yellow]waiting at gate {data['gate']}[/] ({what}).\n"
                 f"  approve:    datafactory approve {run_id}\n"
                 f"  regenerate: datafactory approve {run_id} --regenerate --feedback '...'\n"
                 f"  reject:     datafactory approve {run_id} --reject --feedback 'reason'\n"
                 "  or use the form in the Prefect UI"
             )
         elif event == "gate-decision":
-            console.print(
-                f"gate {data['gate']}: {data['decision']}" + (f" ({data['feedback']})" if data["feedback"] else "")
-            )
+            feedback = f" ({data['feedback']})" if data["feedback"] else ""
+            console.print(Text(f"gate {data['gate']}: {data['decision']}{feedback}"))
         elif event == "step-done" and data["step"] == "generate":
             console.print(f"  data generated in {data['seconds']:.1f} s")
         if event == "run-started":
@@ -106,33 +111,49 @@ def _printer(progress_state: dict) -> Any:
     return on_event
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from flows.challenge import challenge_flow
-    from flows.events import forget, listen
+def _settings(out: str | None):
+    from tasks.settings import Settings
 
+    return Settings(**({"output_dir": Path(out)} if out else {}))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from flows.challenge import challenge_flow, check_inputs
+    from flows.events import forget, listen
+    from tasks.sql_sandbox import interrupt_queries_on_signals
+
+    # bad options fail here, before Prefect starts its server (which takes seconds to minutes)
+    settings = _settings(args.out)
+    check_inputs(args.brief, args.rows, args.variant, args.seed, settings)
+    if args.domain and not args.sample:
+        from tasks.domains import get_blueprint
+
+        get_blueprint(args.domain, settings.domains_dir)  # an unknown domain names the available ones
     state: dict = {}
     listener = _printer(state)
     listen(listener)
     try:
-        final = challenge_flow(
-            brief=args.brief,
-            domain=args.domain,
-            rows=args.rows,
-            seed=args.seed,
-            variant=args.variant,
-            locale=args.locale,
-            approval=args.approval,
-            storage=args.storage,
-            output_dir=args.out,
-            sample_dir=args.sample,
-            messiness=args.messiness,
-            return_state=True,
-        )
+        # Ctrl-C and SIGTERM also stop a long question query at once (DuckDB would hold off the handler)
+        with interrupt_queries_on_signals():
+            final = challenge_flow(
+                brief=args.brief,
+                domain=args.domain,
+                rows=args.rows,
+                seed=args.seed,
+                variant=args.variant,
+                locale=args.locale,
+                approval=args.approval,
+                storage=args.storage,
+                output_dir=args.out,
+                sample_dir=args.sample,
+                messiness=args.messiness,
+                return_state=True,
+            )
     finally:
         forget(listener)
         _stop_bar(state)
     if final.name == "Rejected":
-        console.print(f"[yellow]run rejected[/]: {final.message}")
+        console.print(f"[yellow]run rejected[/]: {escape(final.message or '')}")
         return 1
     if not final.is_completed():
         exc = final.result(raise_on_failure=False)
@@ -140,8 +161,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             return _fail(str(exc))
         return _fail(f"the run ended {final.name}: {final.message}")
     result = final.result()
-    console.print(f"[bold green]package:[/] {result.package}")
-    console.print(f"learner package: {result.learner_package}")
+    console.print(f"[bold green]package:[/] {escape(str(result.package))}")
+    console.print(Text(f"learner package: {result.learner_package}"))
     return 0
 
 
@@ -176,7 +197,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
         wait_for_gate_form(client, run_id, timeout=60)  # raises GateNotReady with the reason
     payload = GateInput(decision=decision, feedback=args.feedback or "", spec_yaml=spec_yaml)
     resume_flow_run(run_id, run_input=payload.model_dump(include={"decision", "feedback", "spec_yaml"}))
-    console.print(f"sent '{decision}' to run {run_id}")
+    console.print(Text(f"sent '{decision}' to run {run_id}"))
     return 0
 
 
@@ -194,9 +215,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         run = client.read_flow_run(run_id)
         artifacts = _artifacts(client, run_id)
     state = run.state
-    console.print(f"run {run_id} ({run.name}): [bold]{state.name if state else 'unknown'}[/]")
+    console.print(f"run {run_id} ({escape(run.name)}): [bold]{escape(state.name if state else 'unknown')}[/]")
     if state and state.message:
-        console.print(f"  {state.message}")
+        console.print(Text(f"  {state.message}"))
     if state and state.is_paused():
         key = (state.state_details.pause_key or "") if state.state_details else ""
         gate = key.split("-")[1] if key.startswith("gate-") else "?"
@@ -204,7 +225,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if artifacts:
         console.print("  artifacts:")
         for artifact in sorted(artifacts, key=lambda a: a.created or 0):
-            console.print(f"    {artifact.key or '-':<24} {artifact.type:<9} {artifact.description or ''}")
+            # a failed run's artifacts may lack a key, a type or a description
+            line = f"    {artifact.key or '-':<24} {artifact.type or '-':<9} {artifact.description or ''}"
+            console.print(Text(line.rstrip()))
     return 0
 
 
@@ -225,7 +248,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         storage = storage_from_uri(full.rsplit("/", 1)[0])
         key = full.rsplit("/", 1)[1]
         if args.to is None:
-            console.print(storage.url(key))
+            console.print(Text(storage.url(key)))
             return 0
         target = storage.get(key, Path(args.to) / key)
     else:
@@ -236,7 +259,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.resolve() != target.resolve():
             shutil.copyfile(source, target)
-    console.print(str(target))
+    console.print(Text(str(target)))
     return 0
 
 
@@ -247,7 +270,7 @@ def cmd_domains(args: argparse.Namespace) -> int:
     from tasks.domains import load_blueprints
 
     for name, blueprint in sorted(load_blueprints().items()):
-        console.print(f"[bold]{name:<22}[/] {blueprint.description}")
+        console.print(f"[bold]{escape(f'{name:<22}')}[/] {escape(blueprint.description)}")
     return 0
 
 
@@ -268,9 +291,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     load_batch(args.file)  # a bad file fails here, before Prefect starts
     rows = batch_flow(batch_file=args.file, concurrency=args.concurrency, storage=args.storage, output_dir=args.out)
     for row in rows:
-        mark = "[green]ok[/]" if row["status"] == "Completed" else f"[red]{row['status']}[/]"
+        mark = "[green]ok[/]" if row["status"] == "Completed" else f"[red]{escape(str(row['status']))}[/]"
         detail = row.get("package") or row.get("error", "")
-        console.print(f"{mark} {row.get('challenge') or row['brief']}: {detail}")
+        console.print(f"{mark} {escape(str(row.get('challenge') or row['brief']))}: {escape(str(detail))}")
     return 0 if all(r["status"] == "Completed" for r in rows) else 1
 
 
@@ -349,6 +372,13 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("DATAFACTORY_DEBUG"):
             raise
         name = type(exc).__name__
+        if name.lower() == "error":  # zlib.error, binascii.Error ...: "error: error: ..." says nothing
+            name = f"{type(exc).__module__} error"
+        if name == "ObjectNotFound" and getattr(args, "run_id", None):
+            return _fail(
+                f"no run with id {args.run_id} on this Prefect server; check the id printed by `datafactory run` "
+                "and that PREFECT_API_URL (or PREFECT_HOME) is the one the run used"
+            )
         return _fail(f"{name}: {str(exc).splitlines()[0] if str(exc) else ''} (set DATAFACTORY_DEBUG=1 for details)")
 
 

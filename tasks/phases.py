@@ -303,11 +303,21 @@ def store_task(paths, storage_uri: str | None, folder: str, settings: Settings) 
     A storage hiccup is retried with backoff.
     """
 
+    from tasks.storage import StorageError
+
     storage = storage_from_uri(storage_uri or settings.storage or str(settings.output_dir / "packages"), settings)
     key = f"{folder}/{paths.full.name}"
-    full = storage.put(paths.full, key)
-    learner = storage.put(paths.learner, f"{folder}/{paths.learner.name}")
-    return {"full": full, "learner": learner, "url": storage.url(key), "key": key}
+    try:
+        full = storage.put(paths.full, key)
+        learner = storage.put(paths.learner, f"{folder}/{paths.learner.name}")
+        url = storage.url(key)
+    except StorageError as exc:
+        # the ZIPs are complete in the run's work folder: say where, so nothing has to be generated again
+        raise StorageError(
+            f"{exc}. The packages are kept in {paths.full.parent} ({paths.full.name}, {paths.learner.name}); "
+            "copy them by hand, or fix the storage and run again with the same --seed (finished work is reused)"
+        ) from None
+    return {"full": full, "learner": learner, "url": url, "key": key}
 
 
 # --------------------------------------------------------------------------- learn-from-sample mode (sdv extra)
