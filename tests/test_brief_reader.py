@@ -298,6 +298,13 @@ def test_an_event_takes_its_own_date_not_the_one_it_follows() -> None:
     assert pricing.start == dt.date(2022, 1, 1) and pricing.before.start == dt.date(2021, 1, 1)
 
 
+def test_a_project_that_covers_years_is_no_projection() -> None:
+    frame = read("This project analyses 2019-2023 data; forecast 2025 demand.")
+    assert (frame.window.start, frame.window.end) == (dt.date(2019, 1, 1), dt.date(2023, 12, 31))
+    assert frame.horizon is not None and frame.horizon.start == dt.date(2025, 1, 1)
+    assert read("The project covers 2024.").horizon is None
+
+
 def test_only_event_dates_leave_the_window_to_the_designer() -> None:
     frame = read("ShopKart cut delivery fees in March 2024.")
     assert frame.window is None
@@ -375,6 +382,26 @@ def test_two_dated_events_in_one_sentence() -> None:
 def test_events_without_a_date(brief: str, kind: str) -> None:
     events = read(brief).events
     assert [(e.kind, e.start) for e in events] == [(kind, None)], events
+
+
+@pytest.mark.parametrize(
+    "brief",
+    [
+        "Analyse accounts opened and closed in 2023 by branch.",
+        "Analyse incidents and outages by plant for 2023.",
+        "Count complaints by category in 2024.",
+    ],
+)
+def test_what_the_data_counts_is_no_event(brief: str) -> None:
+    frame = read(brief)
+    assert frame.events == [] and frame.window is not None
+
+
+def test_an_opening_or_an_outage_with_its_object_is_an_event() -> None:
+    (opening,) = read("QuickBite opened 12 new stores in March 2024.").events
+    assert (opening.kind, opening.start) == ("launch", dt.date(2024, 3, 1))
+    (outage,) = read("Orders fell after a major outage in July 2023.").events
+    assert (outage.kind, outage.start) == ("crisis", dt.date(2023, 7, 1))
 
 
 def test_a_plan_is_not_an_event() -> None:

@@ -298,13 +298,16 @@ def _first_names() -> frozenset[str]:
 
 
 def _phrase_regex(match: str) -> re.Pattern[str]:
-    """events.yaml's trigger notation -> a regex ('a|b' either, 'w*' any ending, '...' up to 3 words)."""
+    """events.yaml's trigger notation -> a regex ('a|b' either, 'w*' any ending, '...' up to 3 words, '#' a number)."""
     parts: list[str] = []
     for word in match.split():
         if word == "...":
             parts.append(r"(?:[^\s,.;:!?()]+\s+){0,3}?")
             continue
-        alts = "|".join(re.escape(a[:-1]) + r"[\w'-]*" if a.endswith("*") else re.escape(a) for a in word.split("|"))
+        alts = "|".join(
+            r"\d[\d,.]*" if a == "#" else re.escape(a[:-1]) + r"[\w'-]*" if a.endswith("*") else re.escape(a)
+            for a in word.split("|")
+        )
         parts.append(f"(?:{alts})" + r"[\s-]+")
     body = "".join(parts)
     body = body[: -len(r"[\s-]+")] if body.endswith(r"[\s-]+") else body
@@ -1118,8 +1121,9 @@ class _Reader:
     # -- a projection: "project FY2027 installations", "forecast 2025"
     def _horizon(self, times: list[TimeExpr]) -> WindowFact | None:
         cues = sorted((str(c) for c in self.lex.words.get("forecast_cues", [])), key=len, reverse=True)
+        # a cue after a determiner is a noun ("this project covers 2024"), not a request to project
         pattern = re.compile(
-            r"(?:^|\W)(?:"
+            r"(?<!\ba\s)(?<!\bthe\s)(?<!\bthis\s)(?<!\bour\s)(?<!\bits\s)(?<!\byour\s)(?<!\bmy\s)(?<![\w-])(?:"
             + "|".join(re.escape(c) for c in cues)
             + r")(?:\s+\w+){0,2}\s*(?:for|to|in|until|till|through)?\s*$",
             re.I,
