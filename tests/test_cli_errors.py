@@ -224,3 +224,26 @@ def test_status_of_an_unknown_run_says_so(capsys, monkeypatch) -> None:
     assert cli.main(["status", run_id]) == 2
     err = _error(capsys)
     assert f"no run with id {run_id}" in err and "ObjectNotFound" not in err
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def test_a_storage_failure_says_where_the_packages_are_kept(tmp_path) -> None:
+    # a storage folder that is a file fails for real and at once (an unreachable S3 endpoint takes
+    # botocore's retries); every backend raises StorageError, which store_task completes with the path
+    from tasks.package import PackagePaths
+    from tasks.phases import store_task
+    from tasks.settings import Settings
+    from tasks.storage import StorageError
+
+    package = tmp_path / "runs" / "shop-7-abc" / "package"
+    package.mkdir(parents=True)
+    paths = PackagePaths(full=package / "c.zip", learner=package / "c_learner.zip")
+    for path in (paths.full, paths.learner):
+        path.write_bytes(b"PK")
+    blocked = tmp_path / "storage-is-a-file"
+    blocked.write_text("")
+    with pytest.raises(StorageError) as caught:
+        store_task.fn(paths, str(blocked), "run-1", Settings(output_dir=tmp_path))
+    assert f"The packages are kept in {package} (c.zip, c_learner.zip)" in str(caught.value)
