@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 import textwrap
 import threading
@@ -34,10 +35,10 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from schemas.profiles import DatasetProfile, TableProfile  # noqa: E402
+from schemas.profiles import ColumnProfile, DatasetProfile, TableProfile  # noqa: E402
 from schemas.quality import QualityReport  # noqa: E402
 from schemas.results import Answer  # noqa: E402
-from schemas.spec import ChallengeSpec  # noqa: E402
+from schemas.spec import ChallengeSpec, ForeignKeyGenerator, TableSpec  # noqa: E402
 from tasks import findings  # noqa: E402
 
 DPI = 130
@@ -49,6 +50,8 @@ PASS_COLOUR, FAIL_COLOUR = "#4e9a06", "#c0504d"
 MAX_BARS = 20
 MAX_SLICES = 7
 LABEL_CHARS = 26
+_KEY_COLUMN = re.compile(r"(^id$|_id$|_key$|_sk$|_code$|_number$)", re.IGNORECASE)
+_CALENDAR_COLUMN = re.compile(r"(year|month|quarter|week|day|hour|date_key)", re.IGNORECASE)
 
 
 PNG_COMPRESS_LEVEL = 1  # the PNG is only a carrier: reportlab decodes it and compresses the pixels itself
@@ -265,15 +268,61 @@ def _helper_main(calls: list[Job], connection) -> None:
 # --------------------------------------------------------------------------- schema
 
 
-def er_diagram(spec: ChallengeSpec, max_columns: int = 10) -> bytes:
-    """Entity-relationship diagram: one box per table (keys first), arrows from foreign keys to parents.
+ER_WIDTH = 7.0  # inches: the PDF shows the diagram at about its own size, so 7 pt text stays 7 pt
+ER_GAP = 0.5  # between layers: the channel where links run, so no line crosses a box
+ER_LINE = 0.16
+ER_FONT = 6.8
 
-    Tables are laid out in layers by dependency: parents on the left, their children to the right.
+
+def calendar_links(spec: ChallengeSpec) -> list[tuple[str, str, str, str]]:
+    """Date columns that join to a calendar table (one row per date, its date key the primary key).
+
+    They are joins the questions use (``JOIN dim_date d ON d.date_key = b.check_in_date``) though
+    not generated as foreign keys, so the diagram draws them too (dashed).
+    """
+    calendars = []
+    for t in spec.tables:
+        key = t.column(t.primary_key[0]) if len(t.primary_key) == 1 else None
+        if t.role == "dimension" and key is not None and key.type == "date" and key.generator.kind == "date_sequence":
+            calendars.append(t)
+    links = []
+    fks = {(r.child_table, r.child_column) for r in spec.relationships}
+    for calendar in calendars:
+        for table in spec.tables:
+            if table.name == calendar.name:
+                continue
+            for column in table.columns:
+                if column.type == "date" and (table.name, column.name) not in fks:
+                    links.append((table.name, column.name, calendar.name, calendar.primary_key[0]))
+    return links
+
+
+def group_key_links(spec: ChallengeSpec) -> list[tuple[str, str, str, str]]:
+    """Grouping keys of aggregate tables named like another table's primary key (``property_id``): joins too."""
+    owners = {t.primary_key[0]: t.name for t in spec.tables if len(t.primary_key) == 1}
+    return [
+        (t.name, c.name, owners[c.name], c.name)
+        for t in spec.tables
+        for c in t.columns
+        if c.generator.kind == "group_key" and owners.get(c.name) not in (None, t.name)
+    ]
+
+
+def er_diagram(spec: ChallengeSpec) -> bytes:
+    """Entity-relationship diagram, readable at page size: keys only, every link drawn, no line through a box.
+
+    One box per table lists its primary key and foreign keys (the other columns are counted; the
+    PDF lists them per table). Tables are laid out in layers by dependency, parents on the left;
+    every foreign key, and every date column that joins to a calendar table (dashed), is drawn as
+    a link that runs only through the gaps between the layers and a lane above them.
     """
     parents: dict[str, set[str]] = {t.name: set() for t in spec.tables}
-    for rel in spec.relationships:
-        if rel.parent_table != rel.child_table:
-            parents[rel.child_table].add(rel.parent_table)
+    links = [(r.child_table, r.child_column, r.parent_table, r.parent_column, False) for r in spec.relationships]
+    links += [(*link, False) for link in group_key_links(spec)]
+    links += [(*link, True) for link in calendar_links(spec)]
+    for child, _, parent, _, _ in links:
+        if parent != child:
+            parents[child].add(parent)
     level: dict[str, int] = {}
 
     def depth(name: str, seen: frozenset[str] = frozenset()) -> int:
@@ -286,98 +335,121 @@ def er_diagram(spec: ChallengeSpec, max_columns: int = 10) -> bytes:
     layers: dict[int, list[str]] = {}
     for table in spec.tables:
         layers.setdefault(level[table.name], []).append(table.name)
-
-    fks = {(r.child_table, r.child_column) for r in spec.relationships}
-    shown: dict[str, list[str]] = {}
-    for table in spec.tables:
-        keys = [c for c in table.column_names if c in table.primary_key]
-        foreign = [c for c in table.column_names if (table.name, c) in fks and c not in keys]
-        rest = [c for c in table.column_names if c not in keys and c not in foreign]
-        ordered = keys + foreign + rest
-        lines = [
-            ("PK " if c in keys else "FK " if c in foreign else "    ") + c + f" : {table.column(c).type}"
-            for c in ordered[:max_columns]
-        ]
-        if len(ordered) > max_columns:
-            lines.append(f"    … {len(ordered) - max_columns} more")
-        shown[table.name] = lines
-
-    box_w, line_h, gap_x, gap_y = 3.2, 0.32, 1.3, 0.6
-    heights = {name: (len(lines) + 1.4) * line_h for name, lines in shown.items()}
-    stack = {lv: sum(heights[n] for n in names) + gap_y * (len(names) - 1) for lv, names in layers.items()}
-    total_h = max(stack.values())
     n_layers = max(layers) + 1
-    fig = _new(max(6.5, n_layers * (box_w + gap_x)), max(3.5, total_h * 0.75 + 1.0))
-    ax = fig.add_subplot()
-    positions: dict[str, tuple[float, float]] = {}
-    for lv, names in layers.items():
-        y = total_h - (total_h - stack[lv]) / 2
-        for name in names:
-            x = lv * (box_w + gap_x)
-            positions[name] = (x, y)
-            table = spec.table(name)
-            height = heights[name]
-            ax.add_patch(
-                FancyBboxPatch(
-                    (x, y - height),
-                    box_w,
-                    height,
-                    boxstyle="round,pad=0.02",
-                    facecolor="white",
-                    edgecolor=ROLE_COLOURS.get(table.role, "#555555"),
-                    linewidth=1.5,
-                )
-            )
-            ax.add_patch(
-                FancyBboxPatch(
-                    (x, y - line_h * 1.2),
-                    box_w,
-                    line_h * 1.2,
-                    boxstyle="round,pad=0.02",
-                    facecolor=ROLE_COLOURS.get(table.role, "#555555"),
-                    edgecolor="none",
-                )
-            )
-            ax.text(x + 0.1, y - line_h * 0.6, name, va="center", fontsize=8.5, color="white", weight="bold")
-            for i, line in enumerate(shown[name]):
-                ax.text(
-                    x + 0.1, y - line_h * (1.75 + i), _short(line, 40), va="center", fontsize=6.5, family="monospace"
-                )
-            y -= height + gap_y
-    for rel in spec.relationships:
-        if rel.child_table not in positions or rel.parent_table not in positions:
-            continue
-        cx, cy = positions[rel.child_table]
-        px, py = positions[rel.parent_table]
-        child_lines = [line[3:].split(" : ")[0].strip() for line in shown[rel.child_table]]
-        parent_lines = [line[3:].split(" : ")[0].strip() for line in shown[rel.parent_table]]
-        ci = child_lines.index(rel.child_column) if rel.child_column in child_lines else 0
-        pi = parent_lines.index(rel.parent_column) if rel.parent_column in parent_lines else 0
-        start = (cx, cy - line_h * (1.75 + ci))
-        end = (px + box_w, py - line_h * (1.75 + pi))
-        if rel.child_table == rel.parent_table or cx <= px:
-            start = (cx + box_w, start[1])
-        ax.add_patch(
-            FancyArrowPatch(
-                start,
-                end,
-                arrowstyle="-|>",
-                mutation_scale=10,
-                color="#555555",
-                linewidth=1.0,
-                connectionstyle="arc3,rad=0.08",
-            )
-        )
-    for role, colour in ROLE_COLOURS.items():
-        if any(t.role == role for t in spec.tables):
-            ax.plot([], [], color=colour, linewidth=6, label=f"{role} table")
-    ax.plot([], [], color="#555555", marker=">", label="foreign key → parent key")
-    ax.legend(loc="lower right", fontsize=7, frameon=False, bbox_to_anchor=(1.0, -0.08), ncol=3)
-    ax.set_xlim(-0.3, n_layers * (box_w + gap_x) - gap_x + 0.3)
-    ax.set_ylim(-0.5, total_h + 0.3)
+
+    linked = {(c, cc) for c, cc, _, _, _ in links}
+    lines: dict[str, list[str]] = {}
+    for table in spec.tables:
+        keys = list(table.primary_key)
+        foreign = [c for c in table.column_names if (table.name, c) in linked and c not in keys]
+        rest = len(table.columns) - len(keys) - len(foreign)
+        shown = [f"PK {c}" if (table.name, c) not in linked else f"PK FK {c}" for c in keys]
+        shown += [f"FK {c}" for c in foreign]
+        if rest:
+            shown.append(f"+ {rest} other column{'s' if rest != 1 else ''}")
+        lines[table.name] = shown
+
+    box_w = max(1.05, (ER_WIDTH - 0.2 - ER_GAP * (n_layers - 1)) / n_layers)
+    width = 0.2 + n_layers * box_w + ER_GAP * (n_layers - 1)
+    heights = {name: (len(shown) + 1.3) * ER_LINE for name, shown in lines.items()}
+    gap_y = 0.22
+    stack = {lv: sum(heights[n] for n in names) + gap_y * (len(names) - 1) for lv, names in layers.items()}
+    skip = [link for link in links if link[0] != link[2] and level[link[0]] - level[link[2]] != 1]
+    lane_h = 0.12 * (len(skip) + 1) if skip else 0.0
+    body_h = max(stack.values())
+    legend_h = 0.35
+    height = body_h + lane_h + legend_h + 0.45
+    fig = Figure(figsize=(width, height), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
     ax.axis("off")
-    ax.set_title("Entity-relationship diagram (PK primary key, FK foreign key)", fontsize=10)
+    top = legend_h + body_h
+    ax.text(0.1, height - 0.18, "Entity-relationship diagram (PK primary key, FK foreign key)", fontsize=8.5,
+            weight="bold", va="center")  # fmt: skip
+    boxes: dict[str, tuple[float, float]] = {}  # table -> (left x, top y)
+    for lv, names in layers.items():
+        y = top - (body_h - stack[lv]) / 2
+        x = 0.1 + lv * (box_w + ER_GAP)
+        for name in names:
+            boxes[name] = (x, y)
+            colour = ROLE_COLOURS.get(spec.table(name).role, "#555555")
+            ax.add_patch(FancyBboxPatch((x, y - heights[name]), box_w, heights[name], boxstyle="round,pad=0.01",
+                                        facecolor="white", edgecolor=colour, linewidth=1.2))  # fmt: skip
+            ax.add_patch(FancyBboxPatch((x, y - ER_LINE * 1.15), box_w, ER_LINE * 1.15, boxstyle="round,pad=0.01",
+                                        facecolor=colour, edgecolor="none"))  # fmt: skip
+            chars = int(box_w / 0.052)
+            ax.text(x + 0.05, y - ER_LINE * 0.58, _short(name, chars), va="center", fontsize=ER_FONT + 0.4,
+                    color="white", weight="bold")  # fmt: skip
+            for i, line in enumerate(lines[name]):
+                style = "italic" if line.startswith("+") else "normal"
+                ax.text(x + 0.05, y - ER_LINE * (1.75 + i), _short(line, chars), va="center", fontsize=ER_FONT,
+                        family="monospace" if not line.startswith("+") else None, style=style)  # fmt: skip
+            y -= heights[name] + gap_y
+
+    def anchor(table: str, column: str) -> float:
+        x, y = boxes[table]
+        names = [line.split(" ")[-1] for line in lines[table]]
+        index = names.index(column) if column in names else 0
+        return y - ER_LINE * (1.75 + index)
+
+    # every gap gets its links spread across its width, so parallel links do not overlap
+    per_gap: dict[int, list[int]] = {}
+    for i, (child, _, parent, _, _) in enumerate(links):
+        if child == parent:
+            continue
+        per_gap.setdefault(level[child] - 1, []).append(i)
+        if level[child] - level[parent] != 1:
+            per_gap.setdefault(level[parent], []).append(i)
+    skipping = [i for i, link in enumerate(links) if link[0] != link[2] and level[link[0]] - level[link[2]] != 1]
+    lane_index = {i: k for k, i in enumerate(skipping)}
+
+    def channel(gap: int, i: int) -> float:
+        members = per_gap[gap]
+        left = 0.1 + (gap + 1) * box_w + gap * ER_GAP
+        return left + ER_GAP * (members.index(i) + 1) / (len(members) + 1)
+
+    for i, link in enumerate(links):
+        child, column, parent, parent_column, calendar = link
+        style = {
+            "color": "#8a8a8a" if calendar else "#444444",
+            "linewidth": 0.8,
+            "linestyle": "--" if calendar else "-",
+        }
+        cy, py = anchor(child, column), anchor(parent, parent_column)
+        cx = boxes[child][0]
+        px = boxes[parent][0] + box_w
+        if child == parent:
+            ax.plot([px, px + 0.15, px + 0.15, px], [cy, cy, py, py], **style)
+            continue
+        near = channel(level[child] - 1, i)
+        if level[child] - level[parent] == 1:
+            xs, ys = [cx, near, near, px], [cy, cy, py, py]
+        else:
+            lane = top + 0.12 * (lane_index[i] + 1)
+            far = channel(level[parent], i)
+            xs, ys = [cx, near, near, far, far, px], [cy, cy, lane, lane, py, py]
+        ax.plot(xs, ys, **style)
+        ax.add_patch(FancyArrowPatch((xs[-2], ys[-1]), (px, py), arrowstyle="-|>", mutation_scale=7,
+                                     color=style["color"], linewidth=0.8))  # fmt: skip
+    handles = []
+    for role in dict.fromkeys(t.role for t in spec.tables):
+        (handle,) = ax.plot([], [], color=ROLE_COLOURS.get(role, "#555555"), linewidth=5, label=f"{role} table")
+        handles.append(handle)
+    (fk,) = ax.plot([], [], color="#444444", linewidth=0.8, label="foreign key → parent key")
+    handles.append(fk)
+    if any(link[4] for link in links):
+        (cal,) = ax.plot([], [], color="#8a8a8a", linewidth=0.8, linestyle="--", label="date → calendar key")
+        handles.append(cal)
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 0.0), fontsize=6.5, frameon=False,
+              ncol=min(len(handles), 4))  # fmt: skip
     return _png(fig)
+
+
+def columns_by_table(spec: ChallengeSpec) -> list[tuple[str, str]]:
+    """Every table's columns with their types, for the list beside the key-only diagram."""
+    return [(t.name, ", ".join(f"{c.name} ({c.type})" for c in t.columns)) for t in spec.tables]
 
 
 def column_types_chart(spec: ChallengeSpec) -> bytes:
@@ -445,17 +517,41 @@ def null_rates_chart(spec: ChallengeSpec, profile: DatasetProfile, limit: int = 
     return _png(fig)
 
 
-def table_profile_chart(table: TableProfile) -> bytes | None:
-    """Up to four panels for one table: monthly volume, numeric distributions, most common categories."""
-    panels = []
-    dated = [c for c in table.columns if c.by_month]
+def profile_panels(table: TableProfile, spec_table: TableSpec | None = None) -> list[tuple[str, ColumnProfile]]:
+    """The columns worth a profile panel: measures and categories, not keys or calendar parts.
+
+    A surrogate key's histogram (ids spread evenly) and calendar trivia (days per month of a date
+    dimension, the most common year) say nothing about the data, so they are left out.
+    """
+    keys: set[str] = set()
+    if spec_table is not None:
+        keys |= set(spec_table.primary_key)
+        keys |= {c.name for c in spec_table.columns if c.unique or isinstance(c.generator, ForeignKeyGenerator)}
+
+    def is_key(column: ColumnProfile) -> bool:
+        return column.name in keys or bool(_KEY_COLUMN.search(column.name))
+
+    def is_calendar(column: ColumnProfile) -> bool:
+        return column.type == "int" and bool(_CALENDAR_COLUMN.search(column.name))
+
+    panels: list[tuple[str, ColumnProfile]] = []
+    # one row per date (a calendar) counts days per month: no volume to show
+    dated = [c for c in table.columns if c.by_month and not is_key(c) and c.distinct < 0.9 * max(c.non_null, 1)]
     if dated:
         panels.append(("month", dated[0]))
-    panels += [("hist", c) for c in table.columns if len(c.histogram) > 1 and c.distinct > 2][:2]
-    # categories tell more than the most frequent keys of an identifier column
-    tops = sorted((c for c in table.columns if len(c.top_values) > 1), key=lambda c: (c.type != "category", c.distinct))
+    measures = [c for c in table.columns if len(c.histogram) > 1 and c.distinct > 2]
+    panels += [("hist", c) for c in measures if not is_key(c) and not is_calendar(c)][:2]
+    tops = sorted(
+        (c for c in table.columns if len(c.top_values) > 1 and not is_key(c) and not is_calendar(c)),
+        key=lambda c: (c.type != "category", c.distinct),
+    )
     panels += [("top", c) for c in tops][: 4 - len(panels)]
-    panels = panels[:4]
+    return panels[:4]
+
+
+def table_profile_chart(table: TableProfile, spec_table: TableSpec | None = None) -> bytes | None:
+    """Up to four panels for one table: monthly volume, measure distributions, most common categories."""
+    panels = profile_panels(table, spec_table)
     if not panels:
         return None
     cols = 2 if len(panels) > 1 else 1

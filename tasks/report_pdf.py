@@ -40,8 +40,8 @@ from schemas.profiles import DatasetProfile
 from schemas.quality import QualityReport
 from schemas.results import AnswerKey
 from schemas.spec import ChallengeSpec
-from tasks import charts
-from tasks.answers import format_value, label_text
+from tasks import charts, findings
+from tasks.answers import format_value
 
 SECTION_TITLES = (
     "Executive summary",
@@ -237,7 +237,7 @@ def chart_jobs(
     jobs: dict[str, charts.Job] = {}
     # multi-panel table profiles and the diagram take longest: started first, they do not end up alone at the end
     for table in profiles.tables:
-        jobs[f"table:{table.name}"] = partial(charts.table_profile_chart, table)
+        jobs[f"table:{table.name}"] = partial(charts.table_profile_chart, table, spec.table(table.name))
     jobs["er_diagram"] = partial(charts.er_diagram, spec)
     jobs["null_rates"] = partial(charts.null_rates_chart, spec, profiles)
     jobs["skills"] = partial(charts.skills_chart, spec)
@@ -304,13 +304,14 @@ def _summary(spec, answers: AnswerKey, profiles: DatasetProfile, quality, styles
         ["Analyses written by", answers.analysis_source],
     ]
     story.append(_table(["Item", "Result"], rows, [1, 3], styles))
-    story.append(_p("Highlights", styles["h2"]))
-    for answer in answered:
-        first = answer.highlights[0] if answer.highlights else answer.analysis.split("\n")[0]
-        story.append(_p(f"• {answer.question_id}: {first}", styles["body"]))
+    story.append(_p("Key findings", styles["h2"]))
+    for finding in findings.executive_summary(answers):
+        story.append(_p(f"• {finding.question_id.upper()}: {finding.text}", styles["body"]))
+    if checks:
+        story.append(_p("Planted scenarios", styles["h2"]))
     for check in checks:
         verdict = "shown" if check.shown else "not clearly shown" if check.shown is False else "undecided"
-        story.append(_p(f"• Planted finding {check.scenario}: {verdict} ({check.evidence}).", styles["body"]))
+        story.append(_p(f"• {check.scenario}: {verdict} ({check.evidence}).", styles["body"]))
     for note in answers.notes:
         story.append(_p(f"Note: {note}", styles["small"]))
     story.append(PageBreak())
@@ -353,8 +354,10 @@ def _schema(spec: ChallengeSpec, profiles: DatasetProfile, styles, pngs: dict[st
             styles,
         )
     )
-    story.append(Spacer(1, 6))
-    story.append(_image(pngs["er_diagram"], CONTENT_W, PAGE_H * 0.5))
+    story.append(CondPageBreak(PAGE_H * 0.45))
+    story.append(_image(pngs["er_diagram"], CONTENT_W, PAGE_H * 0.8))
+    story.append(_p("Columns by table (the diagram shows the keys)", styles["h2"]))
+    story.append(_table(["Table", "Columns (type)"], charts.columns_by_table(spec), [1.3, 6], styles))
     if spec.relationships:
         rel_rows = [
             [
@@ -379,7 +382,7 @@ def _profiles(spec: ChallengeSpec, profiles: DatasetProfile, styles, pngs: dict[
     story.append(
         _p(
             "Each profile comes from aggregate queries over the generated Parquet files: counts, null rates, "
-            "approximate distinct counts, ranges, means, the most common values and monthly volumes.",
+            "exact distinct counts, ranges, means, the most common values and monthly volumes.",
             styles["body"],
         )
     )
@@ -398,9 +401,9 @@ def _profiles(spec: ChallengeSpec, profiles: DatasetProfile, styles, pngs: dict[
                     column.type + (f" ({column.unit})" if column.unit else ""),
                     f"{100 * column.null_rate:.1f}%",
                     f"{column.distinct:,}",
-                    _stat(column.min),
-                    _stat(column.max),
-                    _stat(column.mean),
+                    _stat(column.min, column.name, column.unit),
+                    _stat(column.max, column.name, column.unit),
+                    _stat(column.mean, "", column.unit),
                     top,
                 ]
             )
@@ -420,12 +423,16 @@ def _profiles(spec: ChallengeSpec, profiles: DatasetProfile, styles, pngs: dict[
     return story
 
 
-def _stat(value: object) -> str:
+def _stat(value: object, column: str = "", unit: str | None = None) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
         return value[:10] if value.endswith("T00:00:00") else value
-    return format_value(value)
+    if findings.is_year(column, value):
+        return str(int(float(value)))  # a year, never 2,021
+    if unit == "count":
+        return findings.fmt(value, None)
+    return findings.fmt(value, unit) if unit else format_value(value)
 
 
 def _quality(quality: QualityReport | None, styles, pngs: dict[str, bytes | None]) -> list:
@@ -436,7 +443,7 @@ def _quality(quality: QualityReport | None, styles, pngs: dict[str, bytes | None
     story.append(
         _p(
             f"Verdict: {quality.verdict}. Overall score {quality.score:.1f}%, {quality.unplanned_defects} unplanned "
-            f"defects, {quality.planted_found} planted issues found, checks run by {quality.engine}.",
+            f"defects, checks run by {quality.engine}. {_planted_text(quality)}",
             styles["body"],
         )
     )
@@ -497,6 +504,18 @@ def _quality(quality: QualityReport | None, styles, pngs: dict[str, bytes | None
     return story
 
 
+def _planted_text(quality: QualityReport) -> str:
+    """Planted data issues (messiness) found by the checks; planted story scenarios are reported with the answers."""
+    groups = len(quality.planted_checks)
+    if not groups and not quality.planted_found and not quality.planted_missing:
+        return "No data issues (messiness) were planted in this dataset."
+    total = groups or quality.planted_found + len(quality.planted_missing)
+    return (
+        f"Planted data issues (messiness): {quality.planted_found} failed expectations explained by them, "
+        f"{len(quality.planted_missing)} of {total} planted issue groups not found by any check."
+    )
+
+
 def _sdv_scores(scores, styles) -> list:
     """Learn-from-sample mode: SDV's diagnostic and quality scores, synthetic data vs the author's sample."""
     story = [
@@ -530,8 +549,14 @@ def _answers(answers: AnswerKey, styles, pngs: dict[str, bytes | None]) -> list:
         for paragraph in answer.analysis.split("\n\n"):
             block.append(_p(paragraph, styles["body"]))
         columns = answer.columns[:7]
+        frame = answer.frame()
+        namers = {
+            c: findings.label_namer(c, frame[c], answer.sql)
+            for c, kind in zip(answer.columns, answer.column_types, strict=False)
+            if kind == "int" and c in answer.label_columns
+        }
         rows = [
-            [_cell(v, answer.units.get(c)) for c, v in zip(answer.columns, row, strict=False)][:7]
+            [_cell(v, answer.units.get(c), c, namers.get(c)) for c, v in zip(answer.columns, row, strict=False)][:7]
             for row in answer.rows[:8]
         ]
         block.append(Spacer(1, 3))
@@ -548,7 +573,10 @@ def _answers(answers: AnswerKey, styles, pngs: dict[str, bytes | None]) -> list:
     return story
 
 
-def _cell(value: object, unit: str | None) -> str:
+def _cell(value: object, unit: str | None, column: str = "", namer=None) -> str:
+    """A table cell as text: years as years, weekday/month numbers as names, money and percent formatted."""
+    if namer is not None or findings.is_year(column, value):
+        return findings.cell_text(value, column, namer)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return format_value(value, unit)
-    return label_text(value)
+        return findings.fmt(value, unit)
+    return findings.cell_text(value, column)
