@@ -546,7 +546,10 @@ def test_a_conditional_alias_needs_its_context() -> None:
     ],
 )
 def test_messiness(brief: str, level: str | None) -> None:
-    assert read(brief).messiness == level
+    frame = read(brief)
+    assert frame.messiness == level
+    assert (frame.messiness_source is None) == (level is None)
+    assert frame.messiness_source is None or frame.messiness_source in brief
 
 
 @pytest.mark.parametrize(

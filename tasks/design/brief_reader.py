@@ -4,7 +4,8 @@ Contract: ``read_brief(brief, today=...)`` is deterministic (same brief and toda
 on odd text (an empty or one-word brief gives an empty frame), and every fact's ``source`` is an exact
 substring of the brief. It is rule-based over patterns and word lists kept as data under
 ``<domains_dir>/lexicon/``: ``kpis.yaml`` (KPI lexicon), ``places.yaml`` (gazetteer), ``events.yaml`` (event
-triggers, festivals, seasons) and ``reader.yaml`` (roles, company cues, stop words, number words, messiness).
+triggers, festivals, seasons) and ``reader.yaml`` (roles, company cues, stop words, number words); the
+messiness a brief asks for is read by ``tasks.messiness_plan`` (``messiness.yaml``), the one reading of it.
 A content author extends those files; this module holds only the grammar of dates, numbers and names.
 
 Order of reading (later steps use earlier ones): places and locale (a fiscal year needs the locale's start
@@ -39,6 +40,8 @@ from schemas.brief import (
     WindowFact,
 )
 from schemas.errors import InputError
+from tasks.messiness_plan import load_lexicon as load_messiness_lexicon
+from tasks.messiness_plan import messiness_from_text
 from tasks.settings import get_settings
 
 LEXICON_FILES = ("kpis.yaml", "places.yaml", "events.yaml", "reader.yaml")
@@ -1646,36 +1649,19 @@ class _Reader:
 
     # -- messiness
     def _messiness(self) -> tuple[str | None, str | None]:
-        cues = self.lex.words.get("messiness", {})
-        found: list[tuple[Span, str, str]] = []
-        for level in ("heavy", "none", "light"):
-            for cue in cues.get(level, []):
-                for m in re.finditer(
-                    r"(?<![\w-])"
-                    + re.escape(str(cue)).replace(r"\-", "[-\\s]").replace(r"\ ", r"[-\s]")
-                    + r"(?![\w-])",
-                    self.text,
-                    re.I,
-                ):
-                    found.append((Span(m.start(), m.end()), level, m.group(0)))
-        found.sort(key=lambda f: (-(f[0].end - f[0].start), f[0].start))
-        kept: list[tuple[Span, str, str]] = []
-        for f in found:
-            if not any(k[0].overlaps(f[0]) for k in kept):
-                kept.append(f)
-        if not kept:
+        """The level the brief asks for, read by the messiness planner (one reading of its phrases), and its words."""
+        level = messiness_from_text(self.text)
+        if level is None:
             return None, None
-        for level in ("heavy", "light", "none"):
-            hit = next((k for k in kept if k[1] == level), None)
-            if hit:
-                if level == "light" and re.search(
-                    r"\b(?:heavily|very|extremely|really|badly)\s+(?:\w+\s+)?$",
-                    self.text[max(0, hit[0].start - 25) : hit[0].start],
-                    re.I,
-                ):
-                    return "heavy", hit[2]
-                return level, hit[2]
-        return None, None
+        phrases = load_messiness_lexicon().phrases
+        for group in (level, "any"):
+            for phrase in sorted(phrases.get(group, ()), key=len, reverse=True):
+                words = re.findall(r"[a-z0-9']+", phrase.lower())
+                pattern = r"(?<![A-Za-z0-9])" + r"[^A-Za-z0-9']+".join(map(re.escape, words)) + r"(?![A-Za-z0-9])"
+                m = re.search(pattern, self.text, re.I)
+                if m:
+                    return level, m.group(0)
+        return level, None
 
 
 def _number(word: str, numbers: dict[str, int]) -> int:
