@@ -125,9 +125,12 @@ SOURCE_WEIGHTS: dict[str, float] = {
     "statement": 0.5,
     "value": 0.3,  # a categorical value (a cuisine, a plan name)
 }
-# sources whose word pairs become phrases; pairs of looser prose (questions, columns) would claim
-# ordinary word pairs of a brief and take their words away from the blueprints that name them
+# sources whose word pairs become phrases (pairs of looser prose such as questions are too incidental)
 PHRASE_SOURCES = frozenset({"keyword", "keyword part", "title", "description", "table"})
+# a phrase from these (or from the lexicon) consumes its words in a brief; a phrase known only from a
+# description or table name counts on top of its words, so a blueprint that merely describes 'subscription
+# plans' cannot take 'subscription' away from one whose keyword it is
+CONSUMING_SOURCES = frozenset({"keyword", "keyword part", "title"})
 PHRASE_BONUS = 0.5  # per word beyond the first
 GENERIC_FACTOR = 0.05  # the lexicon's generic business words weigh almost nothing
 # an explanation sums terms lighter than this into one part: no generic word weighs more
@@ -140,8 +143,9 @@ MATCHING_RULE = (
     "Every text of a blueprint is indexed, each source with its weight ("
     + ", ".join(f"{source} {weight:g}" for source, weight in SOURCE_WEIGHTS.items())
     + "); words compare by their stem (cancel = cancelled = cancellations). The brief is read longest span "
-    "first: a blueprint phrase or a synonym of domains/lexicon/synonyms.yaml consumes its words ('food delivery' "
-    "leaves no 'delivery' for other blueprints), and a synonym also counts as its canonical terms. A term weighs "
+    "first: a phrase of a keyword or title, or a synonym of domains/lexicon/synonyms.yaml, consumes its words "
+    "('food delivery' leaves no 'delivery' for other blueprints), and a synonym also counts as its canonical "
+    "terms; a phrase of a description or table name adds its phrase bonus to its words. A term weighs "
     "source weight x IDF over the blueprints (each counting by how strongly it names the term: 0 for a term "
     f"every blueprint has in its keywords or title) x (1 + {PHRASE_BONUS:g} per "
     f"extra word), x {GENERIC_FACTOR:g} for the lexicon's generic words; a blueprint's score is the sum over the "
@@ -250,6 +254,7 @@ class LibraryIndex:
     hits: dict[str, dict[Term, _Hit]]
     idf: dict[Term, float]
     phrases: frozenset[Term]
+    soft_phrases: frozenset[Term]
     known: frozenset[Term]
     max_len: int
     lexicon: Lexicon
@@ -505,9 +510,12 @@ def _index_dir(directory: str, stamp: tuple[tuple[str, float], ...]) -> LibraryI
             df[term] += min(1.0, hit.weight / SOURCE_WEIGHTS["title"])
     idf = {t: 1.0 if n <= 1 else min(1.0, max(0.0, math.log(n / c) / math.log(n))) for t, c in df.items()}
     known = frozenset(df) | frozenset(t for targets in lexicon.synonyms.values() for t in targets)
-    phrases = frozenset(t for t in known if len(t) > 1) | frozenset(s for s in lexicon.synonyms if len(s) > 1)
-    max_len = max((len(t) for t in phrases | frozenset(lexicon.synonyms)), default=1)
-    return LibraryIndex(hits, idf, phrases, known, max_len, lexicon)
+    consuming = {t for h in hits.values() for t, hit in h.items() if len(t) > 1 and hit.source in CONSUMING_SOURCES}
+    lexicon_phrases = {t for t in known - frozenset(df) if len(t) > 1} | {s for s in lexicon.synonyms if len(s) > 1}
+    phrases = frozenset(consuming | lexicon_phrases)
+    soft_phrases = frozenset(t for t in df if len(t) > 1) - phrases
+    max_len = max((len(t) for t in phrases | soft_phrases | frozenset(lexicon.synonyms)), default=1)
+    return LibraryIndex(hits, idf, phrases, soft_phrases, known, max_len, lexicon)
 
 
 def library_index(directory: Path | None = None) -> LibraryIndex:
@@ -525,34 +533,48 @@ class BriefTerm:
 
 
 def brief_terms(brief: str, index: LibraryIndex) -> list[BriefTerm]:
-    """The brief's terms, longest span first: a phrase or synonym consumes its words; each term once."""
+    """The brief's terms, each once: phrases and synonyms longest first, each consuming its words; then the
+    phrases of descriptions and table names (on top of their words); then the single words left."""
     found: list[BriefTerm] = []
     seen: set[tuple[Term, ...]] = set()
     stop, synonyms = index.lexicon.stop, index.lexicon.synonyms
+
+    def add(words: list[str], span: Term) -> None:
+        terms = (span, *synonyms.get(span, ()))
+        if terms not in seen:
+            seen.add(terms)
+            found.append(BriefTerm(" ".join(words), terms))
+
     for words in _segments(brief):
         stems = [index.lexicon.stem(w) for w in words]
         taken = [False] * len(words)
-        for n in range(min(index.max_len, len(words)), 0, -1):
+        lengths = range(min(index.max_len, len(words)), 1, -1)
+        for n in lengths:
             for i in range(len(words) - n + 1):
                 span = tuple(stems[i : i + n])
-                if any(taken[i : i + n]):
-                    continue
-                canonical = synonyms.get(span, ())
-                if n == 1 and not canonical and not (_is_word_term(span[0], stop) and span in index.known):
-                    continue
-                if n > 1 and not canonical and span not in index.phrases:
-                    continue
-                taken[i : i + n] = [True] * n
-                terms = (span, *canonical)
-                if terms not in seen:
-                    seen.add(terms)
-                    found.append(BriefTerm(" ".join(words[i : i + n]), terms))
+                if not any(taken[i : i + n]) and (span in synonyms or span in index.phrases):
+                    taken[i : i + n] = [True] * n
+                    add(words[i : i + n], span)
+        for n in lengths:
+            for i in range(len(words) - n + 1):
+                span = tuple(stems[i : i + n])
+                if span in index.soft_phrases and not any(taken[i : i + n]):
+                    add(words[i : i + n], span)
+        for i, s in enumerate(stems):
+            if not taken[i] and ((s,) in synonyms or (_is_word_term(s, stop) and (s,) in index.known)):
+                add([words[i]], (s,))
     return found
 
 
 def term_weight(term: Term, source: str, index: LibraryIndex) -> float:
-    """source weight x IDF x (1 + PHRASE_BONUS per extra word), x GENERIC_FACTOR for a generic word."""
-    weight = SOURCE_WEIGHTS[source] * index.idf.get(term, 0.0) * (1.0 + PHRASE_BONUS * (len(term) - 1))
+    """source weight x IDF x (1 + PHRASE_BONUS per extra word), x GENERIC_FACTOR for a generic word.
+
+    A description or table phrase (``soft_phrases``) weighs only its phrase bonus: its words count already.
+    """
+    length = 1.0 + PHRASE_BONUS * (len(term) - 1)
+    weight = SOURCE_WEIGHTS[source] * index.idf.get(term, 0.0) * length
+    if term in index.soft_phrases:
+        weight *= (length - 1.0) / length
     if len(term) == 1 and term[0] in index.lexicon.generic:
         weight *= GENERIC_FACTOR
     return weight

@@ -237,6 +237,18 @@ def test_phrase_beats_and_consumes_its_words() -> None:
     assert any("deliver" in term for term in alone["retail_ecommerce"].matched), alone["retail_ecommerce"].explanation
 
 
+def test_description_phrase_does_not_take_a_keyword_word() -> None:
+    """Only keyword, title and lexicon phrases consume their words: a blueprint that merely describes
+    'subscription plans' adds a phrase bonus but leaves 'subscription' to the blueprints whose keyword it is."""
+    index = library_index()
+    phrase = (index.lexicon.stem("subscription"), index.lexicon.stem("plans"))
+    assert phrase in index.soft_phrases and phrase not in index.phrases
+    ranked = {m.domain: m for m in rank_domains("Our subscription plans lose customers every month")}
+    assert "subscription" in ranked["saas_subscriptions"].matched, ranked["saas_subscriptions"].explanation
+    with_phrase = [m for m in ranked.values() if "subscription plans" in m.matched]
+    assert with_phrase and all("subscription" in m.matched or "subscriptions" in m.matched for m in with_phrase)
+
+
 @pytest.mark.parametrize(
     ("brief", "expected", "via"),
     [
