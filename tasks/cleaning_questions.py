@@ -97,7 +97,7 @@ def _question(spec: ChallengeSpec, topic: CleaningTopic, qid: str) -> QuestionSp
     if topic.kind == "duplicates":
         return QuestionSpec(
             **common,
-            text=f"Data cleaning: how many rows of {table.name} repeat a {key_words} that already appears "
+            text=f"Data cleaning: how many rows of {table.name} repeat the {key_words} of an earlier row "
             "(duplicate rows to remove)?",
             difficulty="easy",
             answer_shape="scalar",
@@ -227,11 +227,9 @@ def _answer(spec: ChallengeSpec, topic: CleaningTopic, question: QuestionSpec, l
     entries = [e for e in mine if e.column == topic.column]
     if topic.kind == "date_formats":
         rows = sorted(([*_key_parts(table, e.row_key), e.new_value] for e in entries), key=lambda r: r[:-1])
-        formats = len({_shape(e.new_value) for e in entries})
         example = entries[0] if entries else None
         fact = (
-            f"The issue log lists {len(rows):,} {column.name} value(s) of {table.name} written in {formats} other "
-            f"format(s)"
+            f"The issue log lists {len(rows):,} {column.name} value(s) of {table.name} written in other formats"
             + (f", e.g. {example.new_value!r} for {example.original_value}" if example else "")
             + "; every other value is ISO (YYYY-MM-DD)."
         )
@@ -243,11 +241,13 @@ def _answer(spec: ChallengeSpec, topic: CleaningTopic, question: QuestionSpec, l
         key=lambda r: (-r[-1], r[:-1]),
     )
     originals = [_number(e.original_value, whole) for e in entries]
+    number = "{:,.0f}" if whole else "{:,.2f}"
     fact = (
         f"The issue log lists {len(rows):,} planted outlier(s) in {table.name}.{column.name}"
         + (
-            f", from {min(r[-1] for r in rows):,.2f} to {max(r[-1] for r in rows):,.2f}; their original values were "
-            f"{min(originals):,.2f} to {max(originals):,.2f} (kept in the clean copy)"
+            f", from {number.format(min(r[-1] for r in rows))} to {number.format(max(r[-1] for r in rows))}; "
+            f"their original values were {number.format(min(originals))} to {number.format(max(originals))} "
+            "(kept in the clean copy)"
             if rows
             else ""
         )
@@ -273,11 +273,6 @@ def _listing(base: dict, columns: list[str], rows: list[list], types: list[str],
 def _number(text: str, whole: bool) -> float | int:
     value = float(text)
     return int(value) if whole else value
-
-
-def _shape(text: str) -> str:
-    """A value's layout (digits as 9, letters as a): tells the planted formats apart."""
-    return "".join("9" if ch.isdigit() else "a" if ch.isalpha() else ch for ch in text)
 
 
 def planted_counts(issue_log: list[IssueLogEntry]) -> dict[str, Counter]:
