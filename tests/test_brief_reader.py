@@ -241,6 +241,8 @@ def test_a_fiscal_year_definition_without_years_sets_only_the_start_month() -> N
         ("Look at Q1-Q3 2024.", "2024-01-01", "2024-09-30"),
         ("Sales in H2 2023.", "2023-07-01", "2023-12-31"),
         ("Daily data for 2023-24.", "2023-01-01", "2024-12-31"),
+        ("Daily data for 2023/24.", "2023-01-01", "2024-12-31"),
+        ("Monthly sales for Sept 2023 to Mar 2024.", "2023-09-01", "2024-03-31"),
     ],
 )
 def test_month_year_and_quarter_windows(brief: str, start: str, end: str) -> None:
@@ -329,6 +331,9 @@ def test_only_event_dates_leave_the_window_to_the_designer() -> None:
         ("Brewline surveyed 6,000 people.", "respondent", 6_000),
         ("The group runs 2000 stores nationwide.", "store", 2_000),
         ("We run 40 pharmacies.", "pharmacy", 40),
+        ("A retail giant with 50+ supermarkets.", "supermarket", 50),
+        ("It has twenty-five branches.", "branch", 25),
+        ("Two thousand farmers supply the dairy.", "farmer", 2_000),
     ],
 )
 def test_counts_with_commas_lakh_crore_and_number_words(brief: str, entity: str, value: int) -> None:

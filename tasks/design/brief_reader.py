@@ -706,8 +706,11 @@ class _TimeParser:
 
     # -- "2019-2023", "2019 to 2023", "between 2019 and 2023", "2023-24" (two years)
     def _year_ranges(self) -> None:
-        pattern = rf"(?<![\w/-])(?:(?:from|between)\s+)?((?:19|20)\d{{2}}){SEP_RE}((?:19|20)\d{{2}}|\d{{2}})(?![\w%/-])"
+        sep = rf"(?:{SEP_RE}|/)"  # "2023/24" too
+        pattern = rf"(?<![\w/-])(?:(?:from|between)\s+)?((?:19|20)\d{{2}}){sep}((?:19|20)\d{{2}}|\d{{2}})(?![\w%/-])"
         for m in re.finditer(pattern, self.text):
+            if re.search(r"(?:FY|F\.Y\.|fiscal|financial)\s?$", self.text[max(0, m.start() - 10) : m.start()], re.I):
+                continue  # "FY 2023/24" is one fiscal year (the fiscal readers take it)
             first, raw = int(m.group(1)), m.group(2)
             if len(raw) == 2:
                 second = _year4(raw, first)
@@ -1353,8 +1356,8 @@ class _Reader:
         number_words = "|".join(sorted((re.escape(k) for k in numbers), key=len, reverse=True))
         mult = "|".join(sorted((re.escape(k) for k in multipliers), key=len, reverse=True))
         pattern = re.compile(
-            rf"(?<![\w.,/%$₹£€-])(\d{{1,3}}(?:,\d{{2,3}})+|\d+(?:\.\d+)?|(?i:{number_words}))"
-            rf"(?:\s?({mult})(?![\w]))?((?:\s+[A-Za-z][\w'-]*){{1,4}})"
+            rf"(?<![\w.,/%$₹£€-])(\d{{1,3}}(?:,\d{{2,3}})+|\d+(?:\.\d+)?|(?i:(?:{number_words})(?:-(?:{number_words}))?))"
+            rf"\+?(?:\s?({mult})(?![\w]))?\+?((?:\s+[A-Za-z][\w'-]*){{1,4}})"
         )
         taken = [t.span for t in times] + [h.span for h in places]
         counts: list[CountFact] = []
@@ -1367,7 +1370,9 @@ class _Reader:
                 r"(?:Rs\.?|INR|USD)\s*$", before
             ):
                 continue
-            value = numbers[raw.lower()] if raw.lower() in numbers else float(raw.replace(",", ""))
+            value = _count_value(raw, numbers)
+            if value is None:
+                continue
             if multiplier:
                 value *= multipliers[multiplier]
             value_int = int(round(value))
@@ -1662,6 +1667,16 @@ class _Reader:
                 if m:
                     return level, m.group(0)
         return level, None
+
+
+def _count_value(raw: str, numbers: dict[str, int]) -> float | None:
+    """'1,20,000' -> 120000, 'six' -> 6, 'twenty-five' -> 25; None for a compound that is no number ('six-eight')."""
+    if raw[0].isdigit():
+        return float(raw.replace(",", ""))
+    parts = [numbers[p] for p in raw.lower().split("-")]
+    if len(parts) == 2 and not (parts[0] % 10 == 0 and 20 <= parts[0] <= 90 and parts[1] < 10):
+        return None
+    return float(sum(parts))
 
 
 def _number(word: str, numbers: dict[str, int]) -> int:
