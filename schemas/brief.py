@@ -137,7 +137,7 @@ class BriefFrame(_Strict):
         places = [*(["country: " + geo.country] if geo.country else []), *geo.states, *geo.cities]
         if geo.city_count is not None:
             places.append(f"{geo.city_count} cities")
-        places += [t for t in geo.tiers]
+        places += geo.tiers
         if places:
             rows.append(("geography", ", ".join(places), "; ".join(geo.sources)))
         if self.window:
