@@ -9,13 +9,16 @@ Matching contract (``rank_domains``, ``match_confidence``; ``MATCHING_RULE`` say
   title and domain name, description, table and column names and descriptions, categorical values,
   question texts, scenarios and problem statements, each source with its weight (``SOURCE_WEIGHTS``);
   a term keeps its strongest source per blueprint;
-- words compare by their Porter stem (``stem``): cancel, cancelled and cancellations meet;
-- the brief is read longest span first: a library phrase or a lexicon synonym consumes its words, so
-  'food delivery' is one term and its 'delivery' is no evidence for another blueprint; a synonym also
-  stands for its canonical terms ('gym' -> membership, subscription) and each blueprint takes its best;
-- a term weighs source weight x IDF over the library (0 for a term every blueprint has) x a bonus per
-  extra word, x ``GENERIC_FACTOR`` for the lexicon's generic words; a score is the sum over the brief's
-  terms, each counted once, and each match lists its terms with their source and weight;
+- words compare by their Porter stem (``stem``): cancel, cancelled and cancellations meet; the lexicon's
+  ``unstemmed`` words keep their form where a stem would merge unrelated words (hospital/hospitality);
+- the brief is read longest span first: a phrase of a keyword or title, or a lexicon synonym, consumes
+  its words, so 'food delivery' is one term and its 'delivery' is no evidence for another blueprint; a
+  synonym also stands for its canonical terms ('gym' -> subscription) and each blueprint takes its best;
+  a word pair of a description or table name adds only a phrase bonus on top of its words;
+- a term weighs source weight x IDF over the library (each blueprint counting by how strongly it names
+  the term, so a term every blueprint has weighs nothing) x a bonus per extra word, x ``GENERIC_FACTOR``
+  for the lexicon's generic words; a score is the sum over the brief's terms, each counted once, and
+  each match lists its terms with their source and weight;
 - ``rank_domains`` never raises for a brief's content: it returns every blueprint, scores possibly 0;
   ``match_confidence`` decides whether the best one really fits (absolute score and margin).
 """
@@ -230,7 +233,8 @@ class Lexicon:
 
     def stem(self, word: str) -> str:
         """``stem(word)``, unless the lexicon keeps the word whole."""
-        for singular in (word, word[:-3] + "y" if word.endswith("ies") else "", word[:-1]):
+        plurals = (word[:-3] + "y", word[:-1]) if word.endswith("ies") else (word[:-1],) if word.endswith("s") else ()
+        for singular in (word, *plurals):
             if singular in self.unstemmed:
                 return singular
         return stem(word)

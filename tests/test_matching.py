@@ -287,6 +287,24 @@ def test_stemmer_joins_word_forms(forms: tuple[str, ...]) -> None:
     assert len({stem(w) for w in forms}) == 1, {w: stem(w) for w in forms}
 
 
+# reference outputs from Porter's 1980 paper (the algorithm stem() implements)
+_PORTER_REFERENCE = """
+caresses caress  ponies poni  cats cat  agreed agre  plastered plaster  motoring motor  sing sing
+conflated conflat  sized size  hopping hop  falling fall  filing file  happy happi  sky sky
+relational relat  conditional condit  rational ration  vietnamization vietnam  decisiveness decis
+hopefulness hope  sensibiliti sensibl  triplicate triplic  formalize formal  electrical electr
+allowance allow  airliner airlin  adjustable adjust  replacement replac  adoption adopt  communism commun
+effective effect  probate probat  rate rate  cease ceas  controll control  roll roll
+generalizations gener  oscillators oscil
+"""
+PORTER_CASES = _PORTER_REFERENCE.split()
+
+
+@pytest.mark.parametrize(("word", "expected"), list(zip(PORTER_CASES[::2], PORTER_CASES[1::2], strict=True)))
+def test_stem_matches_the_porter_reference(word: str, expected: str) -> None:
+    assert stem(word) == expected
+
+
 def test_lexicon_keeps_unrelated_words_apart() -> None:
     """hospital and hospitality share a Porter stem; the lexicon's unstemmed list keeps them apart."""
     lexicon = library_index().lexicon
