@@ -190,7 +190,12 @@ def cmd_approve(args: argparse.Namespace) -> int:
         if not path.is_file():
             return _fail(f"spec file '{path}' does not exist")
         spec_yaml = path.read_text()
-        spec_from_yaml(spec_yaml)  # a bad edit is refused here; the run keeps waiting
+        edited = spec_from_yaml(spec_yaml)  # a bad edit is refused here; the run keeps waiting
+        from tasks.schema_check import generation_problems
+
+        problems = generation_problems(edited)
+        if problems:
+            return _fail(f"the edited spec {'; '.join(problems)}; fix it and send it again (the run keeps waiting)")
     decision = "reject" if args.reject else "regenerate" if args.regenerate else "approve"
     with get_client(sync_client=True) as client:
         # a run shows as paused a moment before its form is stored; answering in between is refused

@@ -56,8 +56,20 @@ class GateInput(RunInput):
     )
 
     def edited_spec(self) -> ChallengeSpec | None:
-        """The edited spec, validated; ``SpecError`` lists every problem of an invalid edit."""
-        return spec_from_yaml(self.spec_yaml) if self.spec_yaml.strip() else None
+        """The edited spec, validated and generable; ``SpecError`` lists every problem of an invalid edit.
+
+        Generable: the engine's feasibility check passes, so an approved edit cannot end the run later.
+        """
+        if not self.spec_yaml.strip():
+            return None
+        spec = spec_from_yaml(self.spec_yaml)
+        from schemas.errors import SpecError
+        from tasks.schema_check import generation_problems
+
+        problems = generation_problems(spec)
+        if problems:
+            raise SpecError("the edited spec " + "; ".join(problems), problems=problems)
+        return spec
 
 
 def gate_key(gate: int, attempt: int) -> str:

@@ -16,6 +16,7 @@ scores 10. Recommendations never lower the score: they say what would make the c
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import duckdb
@@ -139,6 +140,24 @@ def check_question(con: duckdb.DuckDBPyConnection, spec: ChallengeSpec, question
 
 
 # --------------------------------------------------------------------------- structural checks
+
+
+def generation_problems(spec: ChallengeSpec) -> list[str]:
+    """What the engine's plan refuses before any row exists, one problem per line (empty when it plans).
+
+    ``resolve_plan`` runs ``tasks.engine.feasibility`` (a unique column over too few values, bounds
+    no draw meets, row counts a cardinality cannot meet); an approved spec must pass it, or phase 3
+    or 4 would end the run and lose the approvals.
+    """
+    from tasks.engine.planner import resolve_plan
+
+    try:
+        resolve_plan(spec)
+    except Exception as exc:  # noqa: BLE001 - any refusal of the plan is a problem to show, not a crash
+        text = str(exc)
+        numbered = re.findall(r"^\s+\d+\. (.+)$", text, flags=re.MULTILINE)  # feasibility lists them "  1. ..."
+        return [f"cannot be generated: {p}" for p in numbered] or [f"cannot be generated: {text}"]
+    return []
 
 
 def structural_problems(spec: ChallengeSpec) -> list[str]:
@@ -356,7 +375,8 @@ def validate_schema(spec: ChallengeSpec) -> SchemaValidation:
         checks = [check_question(con, spec, q) for q in spec.questions]
     finally:
         con.close()
-    problems = structural_problems(spec)
+    # the engine's own feasibility (unique domains, bounds, cardinalities): refused here, before approval
+    problems = structural_problems(spec) + generation_problems(spec)
     return SchemaValidation(
         score=score(sum(c.answerable for c in checks), len(checks), len(problems)),
         questions=checks,

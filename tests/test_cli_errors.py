@@ -247,3 +247,60 @@ def test_a_storage_failure_says_where_the_packages_are_kept(tmp_path) -> None:
     with pytest.raises(StorageError) as caught:
         store_task.fn(paths, str(blocked), "run-1", Settings(output_dir=tmp_path))
     assert f"The packages are kept in {package} (c.zip, c_learner.zip)" in str(caught.value)
+
+
+# --------------------------------------------------------------------------- specs that cannot be generated (18.7)
+
+
+def _infeasible(spec):
+    """The issue's case: a unique column over 3 values in a table of thousands of rows."""
+    from schemas.serialize import spec_from_data, spec_to_data
+
+    data = spec_to_data(spec)
+    table = next(t for t in data["tables"] if t.get("ratio") or t.get("rows"))
+    table["columns"].append(
+        {
+            "name": "tier",
+            "type": "category",
+            "unique": True,
+            "generator": {"kind": "categorical", "values": ["gold", "silver", "bronze"]},
+        }
+    )
+    return spec_from_data(data), table["name"]
+
+
+def test_phase_2_refuses_a_spec_the_engine_cannot_generate(retail_spec) -> None:
+    from tasks.schema_check import validate_schema
+
+    spec, table = _infeasible(retail_spec)
+    validation = validate_schema(spec)
+    assert not validation.passed and validation.score < 10
+    assert any(f"tables.{table}.columns.tier" in p and "3 distinct values" in p for p in validation.problems)
+
+
+def test_an_edited_spec_that_cannot_be_generated_is_refused_at_the_gate(retail_spec) -> None:
+    from flows.gates import GateInput
+    from schemas.errors import SpecError
+
+    spec, table = _infeasible(retail_spec)
+    answer = GateInput(decision="approve", feedback="", spec_yaml=spec_to_yaml(spec))
+    with pytest.raises(SpecError, match=f"the edited spec cannot be generated: tables.{table}.columns.tier"):
+        answer.edited_spec()
+    assert GateInput(decision="approve", feedback="", spec_yaml=spec_to_yaml(retail_spec)).edited_spec() is not None
+
+
+def test_approve_with_a_spec_that_cannot_be_generated_is_refused_before_it_is_sent(
+    capsys, tmp_path, retail_spec, monkeypatch
+) -> None:
+    import prefect.client.orchestration as orchestration
+
+    def no_client(**kwargs):
+        raise AssertionError("the edit should have been refused before contacting the run")
+
+    monkeypatch.setattr(orchestration, "get_client", no_client)
+    spec, table = _infeasible(retail_spec)
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(spec_to_yaml(spec))
+    assert cli.main(["approve", str(uuid.uuid4()), "--spec", str(edited)]) == 2
+    err = _error(capsys)
+    assert f"tables.{table}.columns.tier" in err and "the run keeps waiting" in err
