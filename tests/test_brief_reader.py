@@ -261,6 +261,8 @@ def test_month_year_and_quarter_windows(brief: str, start: str, end: str) -> Non
         ("Churn in the last 6 months.", "2026-06-01", "2026-11-30"),
         ("Revenue since March 2025 by plan.", "2025-03-01", "2026-11-30"),
         ("Bookings this year by city.", "2026-01-01", "2026-11-30"),
+        ("A Pune chain's sales for the last two financial years.", "2024-04-01", "2026-03-31"),
+        ("A Delhi chain's sales for this fiscal year.", "2026-04-01", "2027-03-31"),
     ],
 )
 def test_relative_windows_resolve_against_today(brief: str, start: str, end: str) -> None:

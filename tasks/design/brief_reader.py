@@ -746,6 +746,21 @@ class _TimeParser:
         numbers = {str(k).lower(): v for k, v in self.lex.words.get("number_words", {}).items()}
         number_alt = "|".join(sorted((re.escape(k) for k in numbers if " " not in k), key=len, reverse=True))
         t = self.today
+        # "the last two financial years", "last FY", "this fiscal year": whole fiscal years (start month by locale)
+        fiscal = rf"(?<![\w])(?:the\s+)?(last|past|previous|prior|this|current)\s+(?:(\d+|{number_alt})\s+)?"
+        fiscal += r"(?:(?:fiscal|financial)\s+years?|FYs?)(?![\w])"
+        for m in re.finditer(fiscal, self.text, re.I):
+            which, n_text = m.group(1).lower(), m.group(2)
+            n = int(n_text) if n_text and n_text.isdigit() else numbers.get((n_text or "").lower(), 1)
+            start_month = self._fy_start()
+            current_end = t.year + (1 if start_month > 1 and t.month >= start_month else 0)  # FY named by its end
+            first, last = (
+                (current_end, current_end) if which in ("this", "current") else (current_end - n, current_end - 1)
+            )
+            start, _ = _fy_bounds(first, start_month)
+            _, end = _fy_bounds(last, start_month)
+            label = f"FY{first}" + (f"-FY{last}" if last != first else "")
+            self._add(m, start, end, "relative", is_range=last != first, fiscal=start_month, label=label)
         pattern = (
             rf"(?<![\w])(?:the\s+)?(last|past|previous|prior|preceding)\s+(?:(\d+|{number_alt})\s+)?"
             r"(years?|quarters?|months?|weeks?|decade)(?![\w])"
