@@ -642,6 +642,19 @@ def test_a_content_author_adds_a_kpi_without_code(tmp_path: Path) -> None:
     assert [k.key for k in frame.kpis] == ["dwell_time"]
 
 
+def test_a_content_author_adds_a_city_and_a_festival_without_code(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "domains" / "lexicon", tmp_path / "lexicon")
+    places_path, events_path = tmp_path / "lexicon" / "places.yaml", tmp_path / "lexicon" / "events.yaml"
+    places, events = yaml.safe_load(places_path.read_text()), yaml.safe_load(events_path.read_text())
+    places["countries"]["India"]["cities"].append({"name": "Hosur", "state": "Tamil Nadu", "tier": 3})
+    events["festivals"]["Vishu"] = {"locale": "en_IN", "fixed": "04-14", "span": [0, 0], "month": 4}
+    places_path.write_text(yaml.safe_dump(places, allow_unicode=True))
+    events_path.write_text(yaml.safe_dump(events, allow_unicode=True))
+    frame = read_brief("Stores in Hosur ran Vishu 2024 promotions.", today=TODAY, domains_dir=tmp_path)
+    assert frame.geography.cities == ["Hosur"] and frame.geography.states == [] and frame.locale == "en_IN"
+    assert [(e.kind, e.start) for e in frame.events] == [("promotion", dt.date(2024, 4, 14))]
+
+
 def test_an_installed_library_finds_the_lexicon_beside_the_blueprints(tmp_path: Path) -> None:
     installed = tmp_path / "share" / "datafactory" / "domains"
     shutil.copytree(ROOT / "domains" / "lexicon", installed / "lexicon")

@@ -65,6 +65,7 @@ CHANGE_VERBS = (
     "went down|climbed|shrank"
 )
 PREPS_BEFORE_DATE = {"in", "on", "during", "since", "at", "around", "from", "by", "for", "of", "over", "between"}
+COUNT_MODIFIERS = {"new", "active", "large", "small", "own"}  # stop words a counted noun phrase may hold
 DETERMINERS = {"a", "an", "the", "its", "their", "his", "her", "our", "your", "this", "these", "that", "those"}
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n\s*\n")
 ABBREVIATIONS = (
@@ -1391,23 +1392,12 @@ class _Reader:
             if multiplier:
                 value *= multipliers[multiplier]
             value_int = int(round(value))
-            noun_words: list[str] = []
-            end = m.start(3)
-            for wm in re.finditer(r"\s+([A-Za-z][\w'-]*)", tail):
-                word = wm.group(1)
-                low = word.lower()
-                if low in self.stop and low not in {"new", "active", "large", "small", "own"} or low in DETERMINERS:
-                    break
-                if word[0].isupper() and noun_words:
-                    break
-                noun_words.append(word)
-                end = m.start(3) + wm.end()
-                if lemma(low, self.irregular) != low or low in invariant:
-                    break  # a plural ends the noun phrase: "12 fitness clubs in ..."
+            noun_words, length = self._count_noun(tail, invariant)
+            end = m.start(3) + length
             if not noun_words:
                 continue
             head = noun_words[-1].lower()
-            if head in {"new", "active", "large", "small", "own"}:
+            if head in COUNT_MODIFIERS:
                 continue
             entity = lemma(head, self.irregular)
             plural = entity != head or head in invariant
@@ -1422,6 +1412,23 @@ class _Reader:
                 entity = str(words.get("survey_entity", "respondent"))
             counts.append(CountFact(entity=entity, value=value_int, source=self.text[m.start() : end]))
         return counts
+
+    def _count_noun(self, tail: str, invariant: set[str]) -> tuple[list[str], int]:
+        """The noun phrase after a number and its length in ``tail``: ' fitness clubs in Pune' -> fitness clubs."""
+        words: list[str] = []
+        length = 0
+        for wm in re.finditer(r"\s+([A-Za-z][\w'-]*)", tail):
+            word = wm.group(1)
+            low = word.lower()
+            if low in self.stop and low not in COUNT_MODIFIERS or low in DETERMINERS:
+                break
+            if word[0].isupper() and words:
+                break
+            words.append(word)
+            length = wm.end()
+            if lemma(low, self.irregular) != low or low in invariant:
+                break  # a plural ends the noun phrase: "12 fitness clubs in ..."
+        return words, length
 
     # -- KPIs
     def _kpis(self, nouns: set[str], taken: list[Span]) -> list[KpiFact]:
