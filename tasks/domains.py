@@ -403,7 +403,8 @@ def load_lexicon(directory: Path) -> Lexicon:
     """The library's lexicon (``<directory>/lexicon/synonyms.yaml``); an empty one when the file is absent.
 
     Raises:
-        SpecError: the file is not YAML or has keys other than ``synonyms``, ``generic`` and ``stop``.
+        SpecError: the file is not YAML, or has keys other than ``synonyms``, ``generic``, ``stop`` and
+            ``unstemmed``, or values of the wrong shape.
     """
     path = Path(directory) / LEXICON_FILE
     if not path.exists():
@@ -415,7 +416,7 @@ def load_lexicon(directory: Path) -> Lexicon:
     except ValueError as exc:
         raise SpecError(
             f"{path}: {exc}; the lexicon holds 'synonyms' (canonical term -> list of words and phrases), "
-            "'generic' and 'stop' (lists of words)"
+            "'generic', 'stop' and 'unstemmed' (lists of words); fix the file (see its header comment)"
         ) from None
     base = Lexicon(unstemmed=frozenset(w for word in data.unstemmed for run in _segments(word) for w in run))
     synonyms: dict[Term, list[Term]] = {}
@@ -514,8 +515,10 @@ def _index_dir(directory: str, stamp: tuple[tuple[str, float], ...]) -> LibraryI
             df[term] += min(1.0, hit.weight / SOURCE_WEIGHTS["title"])
     idf = {t: 1.0 if n <= 1 else min(1.0, max(0.0, math.log(n / c) / math.log(n))) for t, c in df.items()}
     known = frozenset(df) | frozenset(t for targets in lexicon.synonyms.values() for t in targets)
+    # multi-word terms of keywords, titles and the lexicon consume their words in a brief; the others are soft
     consuming = {t for h in hits.values() for t, hit in h.items() if len(t) > 1 and hit.source in CONSUMING_SOURCES}
-    lexicon_phrases = {t for t in known - frozenset(df) if len(t) > 1} | {s for s in lexicon.synonyms if len(s) > 1}
+    canonical = {t for targets in lexicon.synonyms.values() for t in targets}
+    lexicon_phrases = {t for t in canonical | set(lexicon.synonyms) if len(t) > 1}
     phrases = frozenset(consuming | lexicon_phrases)
     soft_phrases = frozenset(t for t in df if len(t) > 1) - phrases
     max_len = max((len(t) for t in phrases | soft_phrases | frozenset(lexicon.synonyms)), default=1)
