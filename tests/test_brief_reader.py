@@ -242,6 +242,10 @@ def test_a_fiscal_year_definition_without_years_sets_only_the_start_month() -> N
         ("Sales in H2 2023.", "2023-07-01", "2023-12-31"),
         ("Daily data for 2023-24.", "2023-01-01", "2024-12-31"),
         ("Daily data for 2023/24.", "2023-01-01", "2024-12-31"),
+        ("Sales for the 12 months ending March 2024.", "2023-04-01", "2024-03-31"),
+        ("Sales for the first six months of 2024.", "2024-01-01", "2024-06-30"),
+        ("Use data from Jan'23 to Dec'24.", "2023-01-01", "2024-12-31"),
+        ("Use data for April 2022 – March 2024.", "2022-04-01", "2024-03-31"),
         ("Monthly sales for Sept 2023 to Mar 2024.", "2023-09-01", "2024-03-31"),
     ],
 )

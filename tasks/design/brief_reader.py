@@ -571,6 +571,7 @@ class _TimeParser:
         # most specific and longest first: ranges, then single atoms; later finds never overlap earlier ones
         self._festivals()
         self._fiscal_ranges()
+        self._spans_of_months()
         self._quarters()
         self._month_ranges()
         self._year_ranges()
@@ -626,6 +627,24 @@ class _TimeParser:
                 start, _ = _fy_bounds(first, self._fy_start())
                 _, end = _fy_bounds(second, self._fy_start())
                 self._add(m, start, end, "year", is_range=True, fiscal=self._fy_start(), label=f"FY{first}-FY{second}")
+
+    # -- "the 12 months ending March 2024", "the first six months of 2024", "the last 3 months of 2023"
+    def _spans_of_months(self) -> None:
+        numbers = {str(k).lower(): v for k, v in self.lex.words.get("number_words", {}).items()}
+        num = r"(\d+|" + "|".join(sorted((re.escape(k) for k in numbers if " " not in k), key=len, reverse=True)) + ")"
+        ending = rf"(?<![\w])(?:the\s+)?{num}\s+months?\s+(?:ending|ended|to|up\s+to|through|until)\s+(?:in\s+)?"
+        ending += rf"({MONTH_RE})\s*,?\s*((?:19|20)\d{{2}})(?![\w])"
+        for m in re.finditer(ending, self.text, re.I):
+            n = _number(m.group(1), numbers)
+            year, month = int(m.group(3)), MONTHS[m.group(2).rstrip(".").lower()]
+            sy, sm = _add_months(year, month, 1 - n)
+            self._add(m, dt.date(sy, sm, 1), _month_end(year, month), "month", is_range=n > 1)
+        part = rf"(?<![\w])(?:the\s+)?(first|last|final)\s+{num}\s+months?\s+of\s+((?:19|20)\d{{2}})(?![\w])"
+        for m in re.finditer(part, self.text, re.I):
+            n, year = min(_number(m.group(2), numbers), 12), int(m.group(3))
+            first_month = 1 if m.group(1).lower() == "first" else 13 - n
+            start, end = dt.date(year, first_month, 1), _month_end(year, first_month + n - 1)
+            self._add(m, start, end, "month", is_range=n > 1)
 
     def _fy_start(self) -> int:
         return self.fiscal or 1
