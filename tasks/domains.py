@@ -199,7 +199,8 @@ class DomainMatch:
 class Confidence:
     """Whether the best-ranked blueprint really fits the brief (see ``match_confidence``).
 
-    ``margin`` is the best score's lead over the runner-up as a share of the best score (0-1).
+    ``margin`` is the first entry's lead over the best of the others as a share of its own score (at most 1;
+    negative when the first entry is a forced domain that scores below another). ``best`` is the first entry.
     """
 
     confident: bool
@@ -629,15 +630,29 @@ def rank_domains(brief: str, directory: Path | None = None) -> list[DomainMatch]
 
 
 def match_confidence(ranked: list[DomainMatch]) -> Confidence:
-    """Whether the best of ``ranked`` really fits: it scores at least ``MIN_CONFIDENT_SCORE`` and leads
-    the runner-up by at least ``MIN_CONFIDENT_MARGIN`` of its own score."""
-    if not ranked or ranked[0].score <= 0:
-        return Confidence(False, "nothing in the brief matches any blueprint", 0.0)
+    """Whether the first of ``ranked`` really fits: it scores at least ``MIN_CONFIDENT_SCORE`` and leads
+    the best of the others by at least ``MIN_CONFIDENT_MARGIN`` of its own score.
+
+    ``ranked`` is ``rank_domains``' list (or its head); the first entry may be a domain the author forced,
+    in which case the margin is negative when another domain scores higher.
+    """
+    if not ranked:
+        return Confidence(False, "there is no blueprint to match", 0.0)
     best = ranked[0]
-    runner_up = ranked[1] if len(ranked) > 1 else None
+    runner_up = max(ranked[1:], key=lambda m: m.score, default=None)
     second = runner_up.score if runner_up else 0.0
+    if best.score <= 0:
+        reason = "nothing in the brief matches any blueprint"
+        if runner_up and second > 0:
+            reason = f"nothing in the brief matches {best.domain}; {runner_up.domain} scores {second:.2f}"
+        return Confidence(False, reason, 0.0 if second <= 0 else -1.0, best.domain)
     margin = round((best.score - second) / best.score, 4)
-    lead = f"leads {runner_up.domain} ({second:.2f}) by {margin:.0%}" if runner_up else "is the only blueprint"
+    if runner_up is None:
+        lead = "is the only blueprint"
+    elif margin < 0:
+        lead = f"scores below {runner_up.domain} ({second:.2f})"
+    else:
+        lead = f"leads {runner_up.domain} ({second:.2f}) by {margin:.0%}"
     if best.score < MIN_CONFIDENT_SCORE:
         reason = (
             f"{best.domain} scores only {best.score:.2f} (a fit needs {MIN_CONFIDENT_SCORE:g}): the brief names "
@@ -646,7 +661,7 @@ def match_confidence(ranked: list[DomainMatch]) -> Confidence:
         return Confidence(False, reason, margin, best.domain, best.score)
     if margin < MIN_CONFIDENT_MARGIN:
         reason = (
-            f"{best.domain} ({best.score:.2f}) {lead}, less than the {MIN_CONFIDENT_MARGIN:.0%} a fit needs: "
+            f"{best.domain} ({best.score:.2f}) {lead}, less than the {MIN_CONFIDENT_MARGIN:.0%} lead a fit needs: "
             "the brief fits several blueprints about equally"
         )
         return Confidence(False, reason, margin, best.domain, best.score)

@@ -361,6 +361,14 @@ def test_empty_brief_ranks_every_domain_at_zero() -> None:
     assert not match_confidence(ranked).confident
 
 
+def test_confidence_of_a_forced_domain_that_scores_below_another() -> None:
+    ranked = rank_domains("An airline wants to raise its load factor and on-time performance")
+    forced = [m for m in ranked if m.domain == "hospitality"] + [m for m in ranked if m.domain != "hospitality"]
+    confidence = match_confidence(forced)
+    assert not confidence.confident and confidence.best == "hospitality"
+    assert confidence.margin <= 0 and "airline" in confidence.reason
+
+
 def test_matching_rule_describes_the_rule() -> None:
     for part in ("keyword 3", "stem", "synonym", "IDF", "generic", "runner-up"):
         assert part in MATCHING_RULE
