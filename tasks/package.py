@@ -2,10 +2,11 @@
 
 ``codebasics_data_challenge_<id>.zip`` holds the data, the reports, the spec, the SQL scripts, SDV
 metadata and the instructor material; ``..._learner.zip`` holds only data, dictionary, README,
-questions and SQL DDL. Inputs are checked first (every table's CSV, its header, every extra), every
-ZIP entry name is checked to stay inside the folder it is unzipped to, and each ZIP is written under
-a temporary name and renamed only when complete. A missing report is listed in README.txt with its
-reason; an empty file is never shipped.
+questions, the schema diagram and SQL DDL. Inputs are checked first (every table's CSV, its header,
+every extra), every ZIP entry name is checked to stay inside the folder it is unzipped to, and each
+ZIP is written under a temporary name and renamed only when complete. A missing report is listed in
+README.txt with its reason; an empty file is never shipped. Every entry unpacks with mode 0644; the
+GX data docs are made to open offline (``tasks.offline_docs``).
 """
 
 from __future__ import annotations
@@ -25,20 +26,23 @@ from schemas.serialize import spec_to_yaml
 from schemas.spec import ChallengeSpec
 from tasks.data_dictionary import profile_csvs, render_data_dictionary
 from tasks.ddl import DIALECTS, schema_sql
+from tasks.offline_docs import DROPPED_SUFFIXES, offline_html
 from tasks.readme_text import render_readme
 from tasks.sdv_metadata import sdv_metadata_json
 
 PACKAGE_PREFIX = "codebasics_data_challenge_"
+SCHEMA_DIAGRAM = "schema_diagram.png"
 
 # reports made by other phases; when one is missing, README.txt says so and why
 EXPECTED_EXTRAS: dict[str, str] = {
     "quality_report.pdf": "data quality report: 8 categories, profiles, charts",
     "analytical_answers.xlsx": "answer key: every question's answer, supporting table and chart",
 }
+DATA_DOCS = "instructor/data_docs"
 _EXTRA_DESCRIPTIONS: dict[str, str] = {
     **EXPECTED_EXTRAS,
     "instructor/issue_log.csv": "every planted data issue, row by row",
-    "instructor/data_docs": "Great Expectations data docs (open index.html)",
+    DATA_DOCS: "Great Expectations data docs (open index.html; works offline)",
 }
 _SQL_DESCRIPTIONS = {
     "postgresql": "PostgreSQL: tables, keys, \\copy of the CSVs (psql -f sql/postgresql.sql)",
@@ -147,12 +151,12 @@ def build_packages(
     row_counts = {name: p.rows for name, p in profiles.items()}
     shared_texts = _shared_texts(spec)
 
-    learner_texts: dict[str, str] = {
+    learner_texts: dict[str, str | bytes] = {
         "data_dictionary.txt": render_data_dictionary(spec, profiles, learner=True),
         "questions.txt": render_questions(spec),
         **shared_texts,
     }
-    full_texts: dict[str, str] = {
+    full_texts: dict[str, str | bytes] = {
         "data_dictionary.txt": render_data_dictionary(spec, profiles, learner=False),
         "challenge.yaml": spec_to_yaml(spec),
         "metadata.json": sdv_metadata_json(spec),
@@ -181,11 +185,12 @@ def build_packages(
             _write_entries(full_tmp, "w", shared_texts, table_files)
         learner_tmp = _temporary(out_dir, learner_name, temporaries)
         shutil.copyfile(full_tmp, learner_tmp)
+        extra_entries, offline_pages = _offline_docs(_flatten(extra_files))
         _write_entries(
             full_tmp,
             "a",
-            {n: t for n, t in full_texts.items() if n not in shared_texts},
-            _flatten(extra_files),
+            {n: t for n, t in full_texts.items() if n not in shared_texts} | offline_pages,
+            extra_entries,
         )
         _write_entries(learner_tmp, "a", {n: t for n, t in learner_texts.items() if n not in shared_texts}, {})
         for tmp, final_name in ((full_tmp, full_name), (learner_tmp, learner_name)):
@@ -320,25 +325,42 @@ def _flatten(extras: dict[str, Path]) -> dict[str, Path]:
     return out
 
 
+def _offline_docs(files: dict[str, Path]) -> tuple[dict[str, Path], dict[str, str | bytes]]:
+    """The data docs' HTML pages made to open offline (``tasks.offline_docs``), and their GIFs left out."""
+    kept: dict[str, Path] = {}
+    pages: dict[str, str | bytes] = {}
+    for name, path in files.items():
+        if not name.startswith(f"{DATA_DOCS}/"):
+            kept[name] = path
+        elif path.suffix.lower() in DROPPED_SUFFIXES:
+            continue
+        elif path.suffix.lower() in {".html", ".htm"}:
+            pages[name] = offline_html(path.read_text(encoding="utf-8", errors="replace"))
+        else:
+            kept[name] = path
+    return kept, pages
+
+
 # --------------------------------------------------------------------------- writing
 
 
 def _listing(
     spec: ChallengeSpec,
     tables: dict[str, str],
-    texts: dict[str, str],
+    texts: dict[str, str | bytes],
     extras: dict[str, Path],
     row_counts: dict[str, int],
 ) -> list[tuple[str, str]]:
     listing = [("README.txt", "this file")]
     for table, entry in tables.items():
         description = " ".join(spec.table(table).description.split()) or f"the {table} table"
-        listing.append((entry, f"{description[:50]} ({row_counts.get(table, 0):,} rows)"))
+        listing.append((entry, f"{description} ({row_counts.get(table, 0):,} rows)"))
     describe = {
         "data_dictionary.txt": "every table and column: type, unit, meaning, keys, values, range",
         "questions.txt": "the problem and the questions",
         "challenge.yaml": "the full challenge specification, with the SQL that answers each question",
         "metadata.json": "SDV multi-table metadata of the schema",
+        SCHEMA_DIAGRAM: "the tables, their keys and how they join (entity-relationship diagram)",
         **{f"sql/{d}.sql": text for d, text in _SQL_DESCRIPTIONS.items()},
     }
     listing += [(name, describe.get(name, "")) for name in texts]
@@ -348,12 +370,20 @@ def _listing(
     return listing
 
 
-def _shared_texts(spec: ChallengeSpec) -> dict[str, str]:
-    """The text entries identical in both packages: the SQL scripts."""
-    return {f"sql/{dialect}.sql": schema_sql(spec, dialect) for dialect in DIALECTS}
+def _shared_texts(spec: ChallengeSpec) -> dict[str, str | bytes]:
+    """The entries made here and identical in both packages: the SQL scripts and the schema diagram (PNG)."""
+    from tasks.charts import er_diagram  # local: matplotlib loads only when a package is built
+
+    texts: dict[str, str | bytes] = {f"sql/{dialect}.sql": schema_sql(spec, dialect) for dialect in DIALECTS}
+    texts[SCHEMA_DIAGRAM] = er_diagram(spec)
+    return texts
 
 
-def _archive_matches(archive: Path, texts: dict[str, str], files: dict[str, Path]) -> bool:
+def _encoded(text: str | bytes) -> bytes:
+    return text if isinstance(text, bytes) else text.encode("utf-8")
+
+
+def _archive_matches(archive: Path, texts: dict[str, str | bytes], files: dict[str, Path]) -> bool:
     """Whether ``archive`` holds exactly these texts and these files as they are now (size and time)."""
     try:
         with zipfile.ZipFile(archive) as zf:
@@ -361,7 +391,7 @@ def _archive_matches(archive: Path, texts: dict[str, str], files: dict[str, Path
             if set(infos) != set(texts) | set(files):
                 return False
             for name, text in texts.items():
-                if zf.read(name) != text.encode("utf-8"):
+                if zf.read(name) != _encoded(text):
                     return False
     except (OSError, zipfile.BadZipFile):
         return False
@@ -389,7 +419,7 @@ def _temporary(out_dir: Path, final_name: str, temporaries: list[Path]) -> Path:
     return tmp
 
 
-def _write_entries(path: Path, mode: str, texts: dict[str, str], files: dict[str, Path]) -> None:
+def _write_entries(path: Path, mode: str, texts: dict[str, str | bytes], files: dict[str, Path]) -> None:
     """Write (``mode="w"``) or append (``"a"``) text entries, then file entries, to the ZIP at ``path``."""
     stamp = dt.datetime.now().timetuple()[:6]
     with zipfile.ZipFile(
@@ -399,9 +429,15 @@ def _write_entries(path: Path, mode: str, texts: dict[str, str], files: dict[str
             info = zipfile.ZipInfo(safe_entry_name(name), date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            zf.writestr(info, text.encode("utf-8"), compresslevel=TEXT_COMPRESS_LEVEL)
+            zf.writestr(info, _encoded(text), compresslevel=TEXT_COMPRESS_LEVEL)
         for name, file in files.items():
-            zf.write(file, arcname=safe_entry_name(name))
+            # every entry unpacks readable by all (0644), whatever mode the file had here (temp files are 0600)
+            info = zipfile.ZipInfo.from_file(file, safe_entry_name(name))
+            info.external_attr = (0o100644 << 16) | (info.external_attr & 0xFFFF)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info._compresslevel = COMPRESS_LEVEL  # what ZipFile.write sets; the public API has no other way
+            with open(file, "rb") as source, zf.open(info, "w") as target:
+                shutil.copyfileobj(source, target, 1 << 20)
 
 
 def _check_written(path: Path, final_name: str) -> None:
@@ -414,7 +450,7 @@ def _check_written(path: Path, final_name: str) -> None:
             raise PackageError(f"{final_name} would hold an unsafe entry {name!r}")
 
 
-def _ordered(texts: dict[str, str]) -> list[tuple[str, str]]:
+def _ordered(texts: dict[str, str | bytes]) -> list[tuple[str, str | bytes]]:
     return sorted(texts.items(), key=lambda item: (item[0] != "README.txt", "/" in item[0], item[0]))
 
 

@@ -61,6 +61,8 @@ def render_readme(
         out.append(f"   ({q.difficulty}{skills})")
     if not spec.questions:
         out.append("No questions were set for this challenge.")
+    if spec.questions:
+        out += ["", _heading("WHAT TO DELIVER"), *_deliverable(spec)]
     out += ["", _heading("THE TABLES")]
     for table in spec.tables:
         rows = f", {row_counts[table.name]:,} rows" if table.name in row_counts else ""
@@ -77,7 +79,11 @@ def render_readme(
     if spec.messiness:
         out += ["", _heading("THE DATA IS DELIBERATELY MESSY"), *_messy(spec, row_counts)]
     out += ["", _heading("WHAT IS IN THIS PACKAGE")]
-    out += [f"  {name:<34} {what}" for name, what in files]
+    for name, what in files:
+        # the description wraps in its own column, never cut
+        parts = textwrap.wrap(" ".join(what.split()), WIDTH - 37) or [""]
+        out.append(f"  {name:<34} {parts[0]}".rstrip())
+        out += [" " * 37 + part for part in parts[1:]]
     if not_produced:
         out += ["", "Not produced in this run:"]
         for name, reason in not_produced.items():
@@ -90,6 +96,9 @@ def render_readme(
 
 def _loading(spec: ChallengeSpec, row_counts: dict[str, int]) -> list[str]:
     database = mysql_database_name(spec)
+    example = _example_table(spec)
+    dates = [c.name for c in example.columns if c.type in {"date", "datetime"}][:3]
+    parse = f", parse_dates={dates}" if dates else ""
     big = [name for name, rows in row_counts.items() if rows > EXCEL_MAX_ROWS]
     lines = [
         "Unzip the package into a folder and open a terminal in that folder: the SQL scripts read the CSVs",
@@ -109,7 +118,7 @@ def _loading(spec: ChallengeSpec, row_counts: dict[str, int]) -> list[str]:
         "",
         "DuckDB:",
         "  duckdb challenge.duckdb < sql/duckdb.sql",
-        "  (or query the CSVs directly: SELECT * FROM 'orders.csv';)",
+        f"  (or query the CSVs directly: SELECT * FROM '{example.name}.csv' LIMIT 10;)",
         "",
         "Excel:",
         "  Data > Get Data > From File > From Text/CSV, pick a table's CSV, set File Origin to",
@@ -138,9 +147,80 @@ def _loading(spec: ChallengeSpec, row_counts: dict[str, int]) -> list[str]:
         "",
         "Python (pandas):",
         "  import pandas as pd",
-        "  orders = pd.read_csv('<table>.csv', parse_dates=[...])  # date columns are listed in data_dictionary.txt",
+        f"  {example.name} = pd.read_csv('{example.name}.csv'{parse})",
+        "  (the date columns of every table are listed in data_dictionary.txt)",
     ]
     return lines
+
+
+def _example_table(spec: ChallengeSpec):
+    """The table the loading examples name: the first fact table (the one most questions read), else the first."""
+    return next((t for t in spec.tables if t.role == "fact"), spec.tables[0])
+
+
+# what a learner hands in per answer shape and chart hint
+_FORM = {
+    "scalar": "a single figure",
+    "time_series": "a table by period, in time order",
+    "table": "a table",
+}
+_CHART_WORDS = {
+    "bar": "a bar chart",
+    "column": "a column chart",
+    "line": "a line chart",
+    "area": "an area chart",
+    "pie": "a pie or 100% bar chart",
+    "scatter": "a scatter plot",
+}
+
+
+def _deliverable(spec: ChallengeSpec) -> list[str]:
+    """The expected form of each answer (from the question's shape, chart hint and result columns) and a dashboard."""
+    lines = _wrap(
+        "Answer every question with the figure or table it asks for, a chart where one is suggested, and one or "
+        "two sentences saying what it shows (the leader, the change and its size, the period). Expected form:"
+    )
+    for i, q in enumerate(spec.questions, 1):
+        columns = _result_columns(q.sql)
+        form = _FORM.get(q.answer_shape, "a table")
+        if columns and q.answer_shape != "scalar":
+            form += " with the columns " + ", ".join(columns)
+        elif columns:
+            form += f" ({', '.join(columns)})"
+        chart = _CHART_WORDS.get(q.chart)
+        lines += _wrap(f"{i}. {form}" + (f"; {chart}" if chart else "") + ".", "  ", "     ")
+    categories = [
+        c.name for t in spec.tables if t.role == "dimension" for c in t.columns if c.type == "category" and not c.unique
+    ][:4]
+    trends = [i for i, q in enumerate(spec.questions, 1) if q.answer_shape == "time_series" or q.chart == "line"]
+    dashboard = (
+        "Then build a one-page dashboard for the stakeholder: headline figures (KPI cards) on top"
+        + (
+            f", the trend of question{'s' if len(trends) > 1 else ''} {', '.join(map(str, trends[:3]))}"
+            if trends
+            else ""
+        )
+        + ", the charts of the other questions below"
+        + (f", and filters (slicers) by {', '.join(categories)}" if categories else "")
+        + ". End with three recommendations the numbers support."
+    )
+    return lines + [""] + _wrap(dashboard)
+
+
+def _result_columns(sql: str) -> list[str]:
+    """The column names a question's result has (its outer SELECT), read from the SQL without running it."""
+    import sqlglot  # local: only the README needs it here
+
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return []
+    while isinstance(tree, sqlglot.exp.SetOperation):
+        tree = tree.this
+    if not isinstance(tree, sqlglot.exp.Select):
+        return []
+    names = [projection.alias_or_name for projection in tree.expressions]
+    return [n for n in names if n and n != "*"]
 
 
 def _instructor(spec: ChallengeSpec) -> list[str]:

@@ -98,6 +98,7 @@ def test_full_package_holds_every_root_entry(clinic: Generated, extras, tmp_path
             "sql/mysql.sql",
             "sql/duckdb.sql",
             "metadata.json",
+            "schema_diagram.png",
             "instructor/issue_log.csv",
             "instructor/data_docs/index.html",
             "instructor/data_docs/validations/run.html",
@@ -127,12 +128,14 @@ def test_learner_package_holds_no_answer_material(clinic: Generated, extras, tmp
             "data_dictionary.txt",
             "README.txt",
             "questions.txt",
+            "schema_diagram.png",
             "sql/postgresql.sql",
             "sql/mysql.sql",
             "sql/duckdb.sql",
         ]
     )
-    text = "\n".join(v.decode() for k, v in entries.items() if not k.endswith(".csv"))
+    assert entries["schema_diagram.png"].startswith(b"\x89PNG")
+    text = "\n".join(v.decode() for k, v in entries.items() if not k.endswith((".csv", ".png")))
     for question in clinic.spec.questions:
         assert question.text in text  # the questions are there
         assert question.sql.strip() not in text  # their solutions are not
@@ -338,16 +341,17 @@ def test_a_csv_that_does_not_match_the_spec_is_refused(clinic: Generated, tmp_pa
 def test_a_failure_while_writing_leaves_no_package(clinic: Generated, extras, tmp_path, monkeypatch) -> None:
     """A crash half-way (disk full, killed) leaves neither ZIP nor a temporary file behind."""
     # Setup
-    original = zipfile.ZipFile.write
+    original = zipfile.ZipFile.open
     calls = []
 
-    def write_then_fail(self, filename, arcname=None, *args, **kwargs):
-        calls.append(arcname)
-        if len(calls) == 3:
-            raise OSError(28, "No space left on device")
-        return original(self, filename, arcname, *args, **kwargs)
+    def write_then_fail(self, name, mode="r", *args, **kwargs):
+        if mode == "w":  # the packager streams every file entry through ZipFile.open(info, "w")
+            calls.append(name)
+            if len(calls) == 3:
+                raise OSError(28, "No space left on device")
+        return original(self, name, mode, *args, **kwargs)
 
-    monkeypatch.setattr(zipfile.ZipFile, "write", write_then_fail)
+    monkeypatch.setattr(zipfile.ZipFile, "open", write_then_fail)
 
     # Run
     with pytest.raises(OSError, match="No space left on device"):
@@ -362,3 +366,46 @@ def test_spec_yaml_in_the_package_round_trips(clinic: Generated, tmp_path) -> No
     data = yaml.safe_load(_entries(paths.full)["challenge.yaml"])
     assert data["challenge"]["id"] == "clinic-visits-test"
     assert [q["id"] for q in data["questions"]] == ["q1", "q2"]
+
+
+def test_entries_unpack_readable_by_all_and_readme_is_never_cut(clinic: Generated, extras, tmp_path) -> None:
+    """Every entry is 0644 (CSV files written 0600 too); README lists full descriptions and its own tables."""
+    for path in clinic.csv.values():
+        path.chmod(0o600)
+    paths = build_packages(clinic.spec, clinic.csv, tmp_path / "out", extras=extras)
+    for package in (paths.full, paths.learner):
+        assert package.stat().st_mode & 0o777 == 0o644
+        with zipfile.ZipFile(package) as zf:
+            modes = {info.filename: (info.external_attr >> 16) & 0o777 for info in zf.infolist()}
+        assert set(modes.values()) == {0o644}, modes
+    readme = _entries(paths.learner)["README.txt"].decode()
+    for table in clinic.spec.tables:
+        assert " ".join(table.description.split()) in " ".join(readme.split()), table.name  # not cut at 50
+    assert "orders.csv" not in readme  # the examples name this challenge's own tables
+    fact = next(t for t in clinic.spec.tables if t.role == "fact")
+    assert f"SELECT * FROM '{fact.name}.csv'" in readme and f"pd.read_csv('{fact.name}.csv'" in readme
+    assert "WHAT TO DELIVER" in readme and "dashboard" in readme
+    assert all(len(line) <= 120 for line in readme.splitlines())
+
+
+def test_data_docs_open_offline_without_gifs(clinic: Generated, extras, tmp_path) -> None:
+    """CDN styles and scripts are removed, the index table is rendered as HTML rows, GIFs are left out."""
+    docs = extras["instructor/data_docs"]
+    (docs / "static" / "images").mkdir(parents=True)
+    (docs / "static" / "images" / "glossary_scroller.gif").write_bytes(b"GIF89a" + b"\0" * 100)
+    (docs / "index.html").write_text(
+        '<html><head><link rel="stylesheet" href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css"/>'
+        '<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script></head><body>'
+        '<table\n  id="t1"\n  class="x" \n  data-toggle="table"\n>\n</table>'
+        "<script>$('#t1').bootstrapTable(Object.assign({columns: [{'field': 'expectation_suite_name', "
+        "'title': 'Suite'}, {'field': 'run_time', 'title': 'Run Time'}], data: [{'expectation_suite_name': "
+        "'validity [x]', 'run_time': '2024-01-01', '_table_row_link_path': 'validations/run.html'}]}))</script>"
+        "</body></html>"
+    )
+    paths = build_packages(clinic.spec, clinic.csv, tmp_path / "out", extras=extras)
+    entries = _entries(paths.full)
+    assert not any(name.endswith(".gif") for name in entries)
+    index = entries["instructor/data_docs/index.html"].decode()
+    assert "bootstrapcdn" not in index and "code.jquery.com" not in index
+    assert "<style>" in index  # its own styles travel with it
+    assert '<a href="validations/run.html">validity [x]</a>' in index and "<th>Run Time</th>" in index
