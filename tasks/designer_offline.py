@@ -234,10 +234,11 @@ def vary_blueprint(
     notes += drop_optional_parts(data, rng, low)
     before = {s["name"] for s in data.get("scenarios", [])}
     notes += shape.plant_events(data, frame)
+    notes += shape.drop_scenarios_outside(data)
     from_brief = [s["name"] for s in data.get("scenarios", []) if not s.get("optional", True)]
     notes += choose_scenarios(data, rng, low)
     choose_questions(data, low, high, rng)
-    notes += ask_kpis(data, frame.kpis)
+    notes += ask_kpis(data, frame.kpis, [e.what for e in frame.events])
     if shape.has_facts(frame):
         profile["problem_statement"] = shape.render_statement(data, frame, [n for n in from_brief if n not in before])
     planted = ", ".join(s["name"] for s in data.get("scenarios", [])) or "none"

@@ -58,11 +58,17 @@ def kpi_words(kpi: KpiFact) -> set[str]:
     return _words(f"{kpi.key} {kpi.name}")
 
 
-def asked_by(kpi: KpiFact, questions: list[dict]) -> str | None:
-    """The id of a question whose text names the KPI by one of its lexicon aliases (or its own name)."""
+def asked_by(kpi: KpiFact, questions: list[dict], events: list[str] = ()) -> str | None:
+    """The id of a question whose text names the KPI by one of its lexicon aliases (or its own name).
+
+    The brief's event names are blanked first: "after the rival gained share" does not ask for market share.
+    """
     aliases = [a.pattern for a in load_lexicon().aliases if kpi.key in a.keys]
     for question in questions:
-        if any(p.search(question["text"]) for p in aliases) or kpi.name.lower() in question["text"].lower():
+        text = question["text"]
+        for event in events:
+            text = re.sub(re.escape(event), " ", text, flags=re.IGNORECASE)
+        if any(p.search(text) for p in aliases) or kpi.name.lower() in text.lower():
             return question["id"]
     return None
 
@@ -168,11 +174,11 @@ def kpi_question(data: dict, kpi: KpiFact) -> dict | None:
     return None
 
 
-def ask_kpis(data: dict, kpis: list[KpiFact]) -> list[str]:
+def ask_kpis(data: dict, kpis: list[KpiFact], events: list[str] = ()) -> list[str]:
     """Add a question for each KPI not asked yet, where the spec can compute it; one note per KPI."""
     notes = []
     for kpi in kpis:
-        if asked := asked_by(kpi, data["questions"]):
+        if asked := asked_by(kpi, data["questions"], events):
             notes.append(f"KPI {kpi.name}: asked by {asked}")
             continue
         question = kpi_question(data, kpi)

@@ -112,7 +112,6 @@ def fit_window(data: dict, start: dt.date, end: dt.date, fiscal_start: int | Non
     for table in data["tables"]:
         for column in table["columns"]:
             _clamp_dates(column["generator"], start, end, whole=table.get("role") in ("fact", "bridge"))
-    notes += _drop_scenarios_outside(data, start, end)
     notes += drop_questions_outside(data, start, end)
     notes.append(f"time window set to the brief's {month_label(start)} to {month_label(end)}")
     return notes
@@ -141,7 +140,9 @@ def _clamp_dates(gen: dict, start: dt.date, end: dt.date, *, whole: bool) -> Non
         return
 
 
-def _drop_scenarios_outside(data: dict, start: dt.date, end: dt.date) -> list[str]:
+def drop_scenarios_outside(data: dict) -> list[str]:
+    """Blueprint scenarios dated outside the window go (after the brief's events took the ones they need)."""
+    start, end = _window(data)
     notes = []
     for scenario in list(data.get("scenarios", [])):
         condition = scenario["condition"]
@@ -149,11 +150,10 @@ def _drop_scenarios_outside(data: dict, start: dt.date, end: dt.date) -> list[st
             continue  # a segment effect over the whole window
         s_start = dt.date.fromisoformat(str(condition.get("start") or start))
         s_end = dt.date.fromisoformat(str(condition.get("end") or end))
-        if s_start > end or s_end < start:
+        if s_start > end or s_end < start or (condition.get("start") and s_start < start):
+            # an effect already running when the brief's data begins has no "before" to be found against
             notes.append(drop_scenario(data, scenario["name"], 0) + " (its dates fall outside the brief's window)")
             continue
-        if condition.get("start"):
-            condition["start"] = max(s_start, start).isoformat()
         condition["end"] = min(s_end, end).isoformat()
     return notes
 
@@ -469,7 +469,7 @@ def _scale_column(table: dict, hints: list[str], currency: str) -> str | None:
         c
         for c in table["columns"]
         if c["type"] in ("int", "float", "decimal")
-        and c["generator"].get("kind") in ("numeric", "categorical", "conditional")
+        and c["generator"].get("kind") in ("numeric", "categorical", "conditional", "lookup")
         and c["name"] not in table.get("primary_key", [])
     ]
     for hint in hints:
@@ -533,7 +533,8 @@ def plant_event(
         reverse=True,
     )
     name = _slug(f"{event.what} {at:%Y %m}", 60)
-    until = min(event.end or end, end)
+    # a promotion lasts its own dates; a price change, launch, crisis or rival stays in the data from then on
+    until = min(event.end or end, end) if event.kind in ("promotion", "pilot", "experiment") else end
     if scored and scored[0][0] > 0:
         scenario = next(s for s in data["scenarios"] if s["name"] == scored[0][1])
         old_name = scenario["name"]
@@ -543,6 +544,10 @@ def plant_event(
                 data["questions"].remove(question)
         scenario["condition"]["start"] = at.isoformat()
         scenario["condition"]["end"] = until.isoformat()
+        if event.magnitude_pct and scenario["effect"]["kind"] == "scale":
+            # the brief's own size ("by 20%") in the direction the blueprint planted
+            rising = scenario["effect"]["factor"] >= 1
+            scenario["effect"]["factor"] = round(1 + (1 if rising else -1) * abs(event.magnitude_pct) / 100, 3)
         note = f"event '{event.source}': moved scenario {old_name} to {month_label(at)} as {name}"
     else:
         built = event_effect(event, data, lex)
@@ -616,31 +621,41 @@ def before_after_question(data: dict, scenario: dict, event: EventFact, lex: Lex
     segment_cols = sorted(expression_names(scenario["condition"]["where"])) if segment_sql else []
     group = ", ".join(segment_cols)
     per_month = f"ROUND(COUNT(*) * 1.0 / COUNT(DISTINCT date_trunc('month', {date_column})), 1)"
-    measures = [f"COUNT(*) AS {_slug(noun, 30)}_count", f"{per_month} AS {_slug(noun, 30)}_per_month"]
-    if effect["kind"] in ("scale", "shift_weights") and effect.get("column"):
+    # the measure the effect changes comes first: the answer key compares the first relative column
+    measures = [f"{per_month} AS {_slug(noun, 30)}_per_month", f"COUNT(*) AS {_slug(noun, 30)}_count"]
+    if effect["kind"] == "scale":
         column = effect["column"]
-        if effect["kind"] == "scale":
-            measures.append(f"ROUND(AVG({column}), 2) AS avg_{column}")
-            measures.append(f"ROUND(SUM({column}), 2) AS total_{column}")
+        measures = [
+            f"ROUND(AVG({column}), 2) AS avg_{column}",
+            f"COUNT(*) AS {_slug(noun, 30)}_count",
+        ]
     period = f"CASE WHEN {date_column} < DATE '{a0}' THEN 'before ({before})' ELSE 'after ({after})' END AS period"
-    select = ",\n       ".join([period, *segment_cols, *measures])
+    # a date beside the label lets the answer key tell the periods inside and outside the scenario apart
+    starts = f"CAST(MIN({date_column}) AS DATE) AS period_start"
+    select = ",\n       ".join([period, starts, *segment_cols, *measures])
     where = f"{date_column} >= DATE '{b0}' AND {date_column} < DATE '{a1}'"
     if b1 != a0:
         where += f"\n  AND NOT ({date_column} >= DATE '{b1}' AND {date_column} < DATE '{a0}')"
-    group_by = "1" + "".join(f", {i + 2}" for i in range(len(segment_cols)))
+    group_by = "1" + "".join(f", {i + 3}" for i in range(len(segment_cols)))
     order = (f"{group}, " if group else "") + f"MIN({date_column})"
     sql = f"SELECT {select}\nFROM {table}\nWHERE {where}\nGROUP BY {group_by}\nORDER BY {order}"
     if effect["kind"] == "shift_weights":
         column = effect["column"]
+        count = f"{_slug(noun, 30)}_count"
         sql = (
-            f"SELECT CASE WHEN {date_column} < DATE '{a0}' THEN 'before ({before})' ELSE 'after ({after})' END"
-            f" AS period,\n       {column},\n       COUNT(*) AS {_slug(noun, 30)}_count,\n"
-            f"       ROUND(100.0 * COUNT(*) / SUM(COUNT(*)) OVER (PARTITION BY 1), 1) AS share_pct\n"
-            f"FROM {table}\nWHERE {where}\nGROUP BY 1, 2\nORDER BY 1, 3 DESC"
-        ).replace("PARTITION BY 1", f"PARTITION BY CASE WHEN {date_column} < DATE '{a0}' THEN 0 ELSE 1 END")
-    measure_words = (
-        f"the average {effect['column'].replace('_', ' ')}" if effect["kind"] == "scale" else f"the number of {noun}"
-    )
+            f"WITH periods AS (\n  SELECT CASE WHEN {date_column} < DATE '{a0}' THEN 'before ({before})' "
+            f"ELSE 'after ({after})' END AS period,\n         {date_column}, {column}\n  FROM {table}\n"
+            f"  WHERE {where}\n)\n"
+            f"SELECT period,\n       CAST(MIN({date_column}) AS DATE) AS period_start,\n       {column},\n"
+            f"       COUNT(*) AS {count},\n"
+            f"       ROUND(100.0 * COUNT(*) / SUM(COUNT(*)) OVER (PARTITION BY period), 1) AS share_pct\n"
+            f"FROM periods\nGROUP BY period, {column}\nORDER BY period_start, {count} DESC"
+        )
+        measure_words = f"the mix of {column.replace('_', ' ')}"
+    elif effect["kind"] == "scale":
+        measure_words = f"the average {effect['column'].replace('_', ' ')}"
+    else:
+        measure_words = f"the number of {noun}"
     segment_words = f" in {_where_words(scenario['condition']['where'])}" if segment_sql else ""
     text = (
         f"How did {measure_words}{segment_words} change after the {event.what} in {month_label(event.start)}? "
@@ -709,9 +724,13 @@ def render_statement(data: dict, frame: BriefFrame, brief_scenarios: list[str]) 
     operates = f" It has {_join(sizes)}{where}." if sizes else (f" It works{where}." if where else "")
     by_name = {s["name"]: s for s in data.get("scenarios", [])}
     happened = [by_name[n]["description"].split(":")[0] for n in brief_scenarios if n in by_name]
-    events = f" {_join(happened)} changed the picture." if happened else ""
+    happened = [f"the {h[0].lower()}{h[1:]}" if not h[:2].isupper() else h for h in happened]
+    events = ""
+    if happened:
+        noun = "event matters" if len(happened) == 1 else "events matter"
+        events = f" The {noun} to the business: {_join(happened)}."
     start, end = _window(data)
-    kpis = [k.name for k in frame.kpis if asked_by(k, data["questions"])]
+    kpis = [k.name for k in frame.kpis if asked_by(k, data["questions"], [e.what for e in frame.events])]
     measure = f", measure {_join(kpis)}" if kpis else ""
     stakeholder = profile.get("stakeholder") or "management"
     ask = (
