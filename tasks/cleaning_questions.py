@@ -7,6 +7,8 @@ Contract:
   issue log says was planted: duplicates are counted by key, missing values and date formats count each
   duplicated row once, and outliers are the values at least three times the next lower distinct value
   above the column's median (planted outliers are at least three times the clean maximum).
+  Text mess (casing, stray spaces, typos) is asked about in columns whose allowed values the data
+  dictionary lists: the values that are not one of them, and how many rows hold each.
 - ``cleaning_answers(spec, issue_log)`` answers those questions from the issue log (the answer key's
   rows), keyed by question id; the analytical questions keep their SQL answers on the clean tables.
 Ids start with ``clean_`` and every cleaning question has the ``data_cleaning`` skill.
@@ -20,8 +22,11 @@ from dataclasses import dataclass
 from schemas.quality import IssueLogEntry
 from schemas.results import Answer
 from schemas.spec import ChallengeSpec, QuestionSpec, TableSpec
+from tasks.data_dictionary import allowed_values
 
 PREFIX = "clean_"
+TEXT_KINDS = {"casing": "text", "whitespace": "text", "typos": "text"}
+MAX_TEXT_QUESTIONS = 2  # one per table at most: the other text columns are cleaned the same way
 MAX_LISTED_COLUMNS = 6
 # how the engine writes dates it leaves alone; anything else is a planted format
 ISO_PATTERNS = {"date": r"\d{4}-\d{2}-\d{2}", "datetime": r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2}(\.\d+)?)?"}
@@ -33,7 +38,7 @@ _NEVER_EMPTY = {"sequence", "categorical", "numeric", "faker", "date", "foreign_
 class CleaningTopic:
     """What one cleaning question is about: a kind, a table and (for dates and outliers) a column."""
 
-    kind: str  # duplicates, missing, date_formats or outliers
+    kind: str  # duplicates, missing, date_formats, outliers or text (casing, whitespace and typos)
     table: str
     column: str | None = None
     columns: tuple[str, ...] = ()  # missing: the columns the question lists
@@ -47,9 +52,14 @@ def topics(spec: ChallengeSpec) -> list[CleaningTopic]:
     """The cleaning questions' topics, in a fixed order (duplicates, missing, dates, outliers)."""
     found: list[CleaningTopic] = []
     seen: set[tuple[str, str, str | None]] = set()
-    for kind in ("duplicates", "missing", "date_formats", "outliers"):
+    for kind in ("duplicates", "missing", "date_formats", "outliers", "text"):
         for rule in spec.messiness:
-            if rule.kind != kind:
+            if (TEXT_KINDS.get(rule.kind, rule.kind)) != kind:
+                continue
+            if kind == "text" and allowed_values(spec.table(rule.table).column(rule.column)) is None:
+                continue  # without a list of allowed values, neither SQL nor a learner can tell a typo apart
+            texts = [t for t in found if t.kind == "text"]
+            if kind == "text" and (len(texts) >= MAX_TEXT_QUESTIONS or rule.table in {t.table for t in texts}):
                 continue
             table = spec.table(rule.table)
             if not table.primary_key:
@@ -134,6 +144,18 @@ def _question(spec: ChallengeSpec, topic: CleaningTopic, qid: str) -> QuestionSp
             f"ORDER BY {keys}",
         )
     c = column.name
+    if topic.kind == "text":
+        allowed = ", ".join("'" + str(v).replace("'", "''") + "'" for v in allowed_values(column))
+        return QuestionSpec(
+            **common,
+            text=f"Data cleaning: which {table.name}.{c} values are not one of the allowed values listed in "
+            f"data_dictionary.txt (wrong case, stray spaces or a misspelling), and how many rows hold each?{once}",
+            difficulty="medium",
+            answer_shape="table",
+            chart="table",
+            sql=f"SELECT {c} AS shipped_value, COUNT(*) AS rows_count\nFROM (SELECT DISTINCT * FROM {table.name}) t\n"
+            f"WHERE {c} IS NOT NULL AND {c} NOT IN ({allowed})\nGROUP BY {c}\nORDER BY {c}",
+        )
     return QuestionSpec(
         **common,
         text=f"Data cleaning: which {table.name} rows hold an outlier {c}, a value at least three times the next "
@@ -178,7 +200,7 @@ def _key_parts(table: TableSpec, row_key: str) -> list:
 def _answer(spec: ChallengeSpec, topic: CleaningTopic, question: QuestionSpec, log: list[IssueLogEntry]) -> Answer:
     table = spec.table(topic.table)
     keys = list(table.primary_key)
-    mine = [e for e in log if e.table == topic.table and e.kind == topic.kind]
+    mine = [e for e in log if e.table == topic.table and TEXT_KINDS.get(e.kind, e.kind) == topic.kind]
     base = {
         "question_id": question.id,
         "question": question.text,
@@ -225,6 +247,17 @@ def _answer(spec: ChallengeSpec, topic: CleaningTopic, question: QuestionSpec, l
         )
     column = table.column(topic.column)
     entries = [e for e in mine if e.column == topic.column]
+    if topic.kind == "text":
+        counts = Counter(e.new_value for e in entries)
+        fixes = {e.new_value: e.original_value for e in entries}
+        rows = [[value, counts[value]] for value in sorted(counts)]
+        kinds = sorted({e.kind.replace("_", " ") for e in entries})
+        sample = "; ".join(f"{v!r} should be {fixes[v]!r}" for v, _ in rows[:3])
+        fact = (
+            f"The issue log lists {len(entries):,} {column.name} value(s) of {table.name} changed by "
+            f"{', '.join(kinds)}: {len(rows):,} distinct wrong value(s), e.g. {sample}."
+        )
+        return _listing(base, ["shipped_value", "rows_count"], rows, ["string", "int"], fact, measure="rows_count")
     if topic.kind == "date_formats":
         rows = sorted(([*_key_parts(table, e.row_key), e.new_value] for e in entries), key=lambda r: r[:-1])
         example = entries[0] if entries else None

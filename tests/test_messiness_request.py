@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from schemas.errors import InputError
 from schemas.serialize import spec_from_data, spec_to_data
 from schemas.spec import MessinessRule
-from tasks.cleaning_questions import cleaning_answers, is_cleaning_question, questions_for
+from tasks.cleaning_questions import cleaning_answers, is_cleaning_question, questions_for, topics
 from tasks.domains import load_blueprint
 from tasks.engine import generate_dataset
 from tasks.engine.messiness import apply_messiness, to_arrow_lenient
@@ -210,7 +210,7 @@ def test_levels_plan_sensible_rules(planted):
 def test_cleaning_sql_on_the_messy_data_returns_the_issue_log(planted):
     spec, _, _, messy, log = planted
     questions = [q for q in spec.questions if is_cleaning_question(q)]
-    assert {q.text.split(":")[1].split()[0] for q in questions} >= {"how", "which"}
+    assert {t.kind for t in topics(spec)} == {"duplicates", "missing", "date_formats", "outliers", "text"}
     answers = cleaning_answers(spec, log)
     assert set(answers) == {q.id for q in questions}
     con = sandbox({name: to_arrow_lenient(frame, spec.table(name)) for name, frame in messy.items()})
@@ -290,10 +290,13 @@ def test_answer_key_takes_cleaning_answers_from_the_log(retail_heavy):
     assert not with_log.notes
 
 
-def test_quality_tells_planted_mess_from_defects(retail_heavy):
+@pytest.mark.slow  # Great Expectations takes most of a minute to import on a busy machine
+@pytest.mark.parametrize("domain", BLUEPRINTS)
+def test_quality_tells_planted_mess_from_defects(domain):
     from tasks.quality import run_quality
 
-    spec, _, messy, log = retail_heavy
+    spec = with_messiness(_spec(domain), "heavy")
+    messy, log = apply_messiness(spec, generate_dataset(spec))
     report = run_quality(spec, messy, issue_log=log)
     planted = [f for c in report.categories for f in c.planted]
     assert report.verdict == "pass", [f.message for c in report.categories for f in c.findings]
