@@ -19,6 +19,7 @@ from prefect.states import Cancelled
 
 from flows.events import emit
 from flows.gates import GATES, GateInput, decide
+from flows.inputs import check_inputs
 from flows.review import (
     artifact_key,
     publish_package,
@@ -35,7 +36,6 @@ from schemas.serialize import spec_from_data, spec_to_data, spec_to_yaml
 from schemas.spec import ChallengeSpec
 from tasks.designer_offline import apply_feedback
 from tasks.engine.planner import spec_fingerprint
-from tasks.engine.size_estimate import check_rows_requested, check_run_size
 from tasks.messiness_plan import planned, requested_level
 from tasks.phases import (
     answers_task,
@@ -57,6 +57,7 @@ from tasks.phases import (
 )
 from tasks.quality.gx_suites import wait_for_data_docs
 from tasks.settings import Settings
+from tasks.size_estimate import check_run_size
 from tasks.workdir import claim_work_dir
 
 Approval = Literal["auto", "manual"]
@@ -100,44 +101,6 @@ def blocking_defects(report, *, sample_mode: bool) -> bool:
     if not sample_mode:
         return report.verdict != "pass"
     return any(not c.passed for c in report.categories if c.category not in ("distribution", "coverage"))
-
-
-def check_inputs(
-    brief: str, rows: int, variant: int, seed: int | None = None, settings: Settings | None = None
-) -> None:
-    """Refuse bad parameters before any work, with the option and the fix in the message.
-
-    The CLI calls it before Prefect starts; the flow calls it again for API and deployment runs.
-    With ``settings``, the output folder must be a writable folder and ``rows`` within the size
-    limits (``tasks.engine.size_estimate``).
-    """
-    if not brief or not brief.strip():
-        raise InputError("the brief is empty; describe the business and its problem in a sentence or two")
-    if rows <= 0:
-        raise InputError(f"--rows: rows must be a positive number, got {rows}")
-    if variant < 0:
-        raise InputError(f"--variant: variant must be 0 or more, got {variant}")
-    if seed is not None and seed < 0:
-        raise InputError(f"--seed: seed must be 0 or more, got {seed}; any non-negative whole number works")
-    if settings is not None:
-        check_output_dir(settings.output_dir)
-        check_rows_requested(rows, settings.max_rows, settings.max_bytes, settings.output_dir)
-
-
-def check_output_dir(folder: Path) -> None:
-    """Refuse an output folder that is a file or cannot be written, by trying (root ignores modes)."""
-    import tempfile
-
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"--out: {folder} is a file, not a folder; give a folder for the work files and packages")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
-            pass
-    except OSError as exc:
-        raise InputError(
-            f"--out: cannot write in {folder} ({exc.strerror or exc}); choose a folder you can write to"
-        ) from None
 
 
 def gated(gate: int, produce: Produce, approval: Approval, settings: Settings, suspend: bool = False) -> PhaseOutput:

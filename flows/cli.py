@@ -118,17 +118,19 @@ def _settings(out: str | None):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from flows.challenge import challenge_flow, check_inputs
-    from flows.events import forget, listen
-    from tasks.sql_sandbox import interrupt_queries_on_signals
+    from flows.inputs import check_inputs
 
-    # bad options fail here, before Prefect starts its server (which takes seconds to minutes)
+    # bad options fail here, before the heavy imports and before Prefect starts its server
     settings = _settings(args.out)
     check_inputs(args.brief, args.rows, args.variant, args.seed, settings)
     if args.domain and not args.sample:
         from tasks.domains import get_blueprint
 
         get_blueprint(args.domain, settings.domains_dir)  # an unknown domain names the available ones
+    from flows.challenge import challenge_flow
+    from flows.events import forget, listen
+    from tasks.sql_sandbox import interrupt_queries_on_signals
+
     state: dict = {}
     listener = _printer(state)
     listen(listener)

@@ -6,7 +6,7 @@ import pytest
 
 from schemas.errors import InputError
 from tasks.engine import generate_dataset
-from tasks.engine.size_estimate import check_rows_requested, check_run_size, estimate_size
+from tasks.size_estimate import check_rows_requested, check_run_size, estimate_size
 
 
 def test_the_estimate_follows_the_plan_and_bounds_the_generated_rows(retail_spec) -> None:
@@ -35,7 +35,7 @@ def test_a_huge_spec_is_refused_with_its_figures_and_the_setting_to_raise(retail
 def test_a_spec_over_the_byte_limit_or_the_free_disk_is_refused(retail_spec, tmp_path, monkeypatch) -> None:
     with pytest.raises(InputError, match="DATAFACTORY_MAX_BYTES"):
         check_run_size(retail_spec, max_rows=10**12, max_bytes=1_000, out_dir=tmp_path)
-    monkeypatch.setattr("tasks.engine.size_estimate.shutil.disk_usage", lambda p: type("U", (), {"free": 10})())
+    monkeypatch.setattr("tasks.size_estimate.shutil.disk_usage", lambda p: type("U", (), {"free": 10})())
     with pytest.raises(InputError, match="not-yet has only 10 B free"):
         check_run_size(retail_spec, max_rows=10**12, max_bytes=10**15, out_dir=tmp_path / "not-yet")
 
