@@ -233,12 +233,18 @@ def _text(value) -> str:
     return str(value)
 
 
-def test_cleaning_questions_pass_the_schema_check(planted):
+def test_gate_two_shows_the_level_and_the_rules(planted):
+    from flows.review import schema_markdown
     from tasks.schema_check import validate_schema
 
-    spec = planted[0]
-    validation = validate_schema(spec)
+    spec, level = planted[0], planted[1]
+    validation = validate_schema(spec)  # the cleaning questions pass the schema check too
     assert all(q.answerable for q in validation.questions), [q for q in validation.questions if not q.answerable]
+    text = schema_markdown(spec, validation)
+    assert f"## Planted messiness: {level}" in text
+    for rule in spec.messiness:
+        assert f"| {rule.kind} | {rule.table} | {rule.column or '(whole rows)'} | {rule.rate:.1%} |" in text
+    assert "## Planted messiness: none" in schema_markdown(with_messiness(spec, "none"), validation)
 
 
 def test_rows_after_cleaning_are_the_clean_counts(planted):
