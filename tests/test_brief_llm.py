@@ -9,8 +9,9 @@ import openai
 import pytest
 from fakes.openai_server import FakeOpenAI, serve
 
-from tasks.design.brief_llm import read_brief_llm
+from tasks.design.brief_llm import read_brief_configured, read_brief_llm
 from tasks.design.brief_reader import read_brief
+from tasks.settings import Settings
 
 TODAY = dt.date(2026, 12, 1)
 BRIEF = (
@@ -107,3 +108,20 @@ def test_a_server_without_json_schema_is_asked_for_a_json_object() -> None:
         frame = read_brief_llm(BRIEF, _client(fake), fake.model, TODAY)
     assert frame.company.name == "FitNation"
     assert fake.requests[1]["body"]["response_format"] == {"type": "json_object"}
+
+
+def test_the_configured_endpoint_reads_the_brief_and_no_configuration_reads_offline(monkeypatch) -> None:
+    for name in ("OPENAI_API_KEY", "DATAFACTORY_LLM_API_KEY", "DATAFACTORY_LLM_BASE_URL", "DATAFACTORY_LLM_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    answer = _model_answer(company={"name": "FitNation Clubs", "source": "FitNation"})
+    with serve(FakeOpenAI([answer])) as fake:
+        settings = Settings(llm_base_url=fake.base_url, llm_model=fake.model)
+        notes: list[str] = []
+        assert (
+            read_brief_configured(BRIEF, settings=settings, today=TODAY, notes=notes).company.name == "FitNation Clubs"
+        )
+    assert notes == ["brief frame: read by fake-model"]
+    offline_notes: list[str] = []
+    frame = read_brief_configured(BRIEF, settings=Settings(), today=TODAY, notes=offline_notes)
+    assert frame == read_brief(BRIEF, today=TODAY)
+    assert offline_notes == ["brief frame: the offline reader's (no LLM configured)"]

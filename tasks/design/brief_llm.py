@@ -8,6 +8,8 @@ brief, and every KPI key is in the KPI lexicon (its name, formula, parts and kin
 lexicon, the single source of truth). An invalid answer goes back to the model with its numbered problems, at
 most ``max_repairs`` times. The model is asked with ``response_format`` = the frame's JSON schema, falling back
 to a JSON object when the server refuses schemas. The offline frame is given to the model as a draft.
+``read_brief_configured(brief, settings=...)`` makes the client from the LLM designer's settings (offline reader
+when no LLM is configured).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from pydantic import ValidationError
 
 from schemas.brief import BriefFrame, EventKind
 from tasks.design.brief_reader import load_lexicon, read_brief
-from tasks.designer_llm import load_prompt
+from tasks.designer_llm import REQUEST_TIMEOUT_SECONDS, llm_config, load_prompt
+from tasks.settings import Settings
 
 log = logging.getLogger("datafactory.brief_llm")
 
@@ -76,6 +79,33 @@ def read_brief_llm(
     listed = "; ".join(problems[:5])
     notes.append(f"brief frame: the offline reader's ({model} stayed invalid after {max_repairs} repair(s): {listed})")
     return offline
+
+
+def read_brief_configured(
+    brief: str,
+    *,
+    settings: Settings | None = None,
+    today: dt.date | None = None,
+    notes: list[str] | None = None,
+) -> BriefFrame:
+    """The frame from the configured model (``DATAFACTORY_LLM_*``, as the LLM designer), else the offline reader."""
+    config = llm_config(settings)
+    if config is None:
+        if notes is not None:
+            notes.append("brief frame: the offline reader's (no LLM configured)")
+        return read_brief(brief, today=today, domains_dir=settings.domains_dir if settings else None)
+    client = openai.OpenAI(
+        api_key=config.api_key, base_url=config.base_url, timeout=REQUEST_TIMEOUT_SECONDS, max_retries=1
+    )
+    return read_brief_llm(
+        brief,
+        client,
+        config.model,
+        today,
+        max_repairs=config.max_repairs,
+        notes=notes,
+        domains_dir=settings.domains_dir if settings else None,
+    )
 
 
 def check_answer(content: str, brief: str, domains_dir: Path | None = None) -> tuple[BriefFrame | None, list[str]]:
