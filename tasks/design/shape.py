@@ -744,13 +744,12 @@ def render_statement(data: dict, frame: BriefFrame, brief_scenarios: list[str]) 
 
 
 def has_facts(frame: BriefFrame) -> bool:
+    """Facts the blueprint's own statement cannot hold (a KPI or a stakeholder alone keeps its template)."""
     return bool(
         frame.company
         or frame.window
         or frame.counts
         or frame.events
-        or frame.kpis
-        or frame.stakeholder
         or frame.geography.cities
         or frame.geography.states
     )
