@@ -794,8 +794,7 @@ def answer_chart(answer: Answer) -> bytes | None:
 
 def _value_name(answer: Answer, shape: findings.Shape, data: findings.ChartData) -> str:
     if shape.series:
-        words = sorted(set(findings.human(c).split(" ")[-1] for c in shape.series))
-        name = " / ".join(words)
+        name = findings.series_name(shape.series)
     else:
         name = next(iter(data.series)) if not shape.group else findings.human(shape.measure or "")
     unit = data.unit

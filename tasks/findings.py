@@ -101,7 +101,8 @@ def fmt(value: Any, unit: str | None = None, *, compact: bool = False, signed: b
     if unit == "%":
         decimals = 1 if abs(number) >= 0.05 or number == 0 else 2
         return f"{sign}{number:,.{decimals}f}%"
-    integral = isinstance(value, (int, np.integer)) or unit == "count"
+    # a whole number of a counted unit (4.0 subscribers) needs no decimals; money keeps its cents
+    integral = isinstance(value, (int, np.integer)) or unit == "count" or (number.is_integer() and not is_money(unit))
     if compact and abs(number) >= 1_000_000:
         body = f"{number / 1_000_000:,.2f}M"
     elif compact and abs(number) >= 10_000 and not integral:
@@ -149,10 +150,22 @@ def excel_value(value: Any, unit: str | None) -> Any:
     return value
 
 
+def series_name(columns: list[str]) -> str:
+    """What before/after columns measure, without their period words (``q2_orders``, ``q3_orders`` -> orders)."""
+    tokens = [t for t in columns[0].lower().split("_") if not _PERIOD_TOKEN.match(t)] if columns else []
+    return human("_".join(tokens)) if tokens else " / ".join(human(c) for c in columns)
+
+
 def human(column: str) -> str:
     """A column name as words: ``avg_order_value`` -> ``avg order value``; a ``_pct`` suffix dropped."""
     name = re.sub(r"_(pct|percent|number|num|no)$", "", column)
-    return name.replace("_", " ").strip() or column
+    words = [_ACRONYMS.get(word, word) for word in name.split("_") if word]
+    return " ".join(words) or column
+
+
+# analytics abbreviations read as capitals (generic vocabulary, not a domain's)
+_ACRONYMS = {w: w.upper() for w in ("arpu", "aov", "cagr", "kpi", "gb", "mb", "nps", "csat", "ltv", "cac", "sku")}
+_ACRONYMS |= {"mom": "MoM", "yoy": "YoY", "qoq": "QoQ"}
 
 
 # --------------------------------------------------------------------------- labels: days and months as names
@@ -328,6 +341,11 @@ def answer_shape(answer: Answer) -> Shape:
             return Shape(
                 "clustered", title, category=[category], group=group, measure=value, unit=answer.units.get(value)
             )
+    if len(times) >= 2 and not groups:
+        cohort = next((c for c in times if "cohort" in c.lower()), times[0])
+        rest = [c for c in times if c != cohort]
+        if frame[cohort].nunique() <= MAX_SERIES and not frame.duplicated(subset=times).any():
+            return Shape("lines", title, category=rest, group=cohort, measure=measure, unit=answer.units.get(measure))
     if periods and not times:
         unit = answer.units.get(periods[0])
         return Shape("clustered", title, category=others[:1], series=periods, unit=unit, horizontal=False)
@@ -458,9 +476,11 @@ def _describe(answer: Answer, table: _Table) -> list[Finding]:
     findings: list[Finding] = []
     shape = answer_shape(answer)
     if shape.kind in {"lines", "stacked100", "clustered"} and shape.group and times:
-        findings += _group_trends(answer, table, times, shape.group, shape.measure or measure)
+        findings += _group_trends(answer, table, shape.category or times, shape.group, shape.measure or measure)
     elif times and not others and len(times) == 1:
         findings += _trend(answer, table, times[0], measure)
+    elif len(_period_series(answer)) >= 2 and not times:
+        pass  # before/after columns: the comparison below is the finding
     elif _CHANGE_NAME.search(measure):
         if not _period_series(answer):  # else the before/after sentence below names the falls and rises
             change = _change_column(answer, table, measure)
@@ -481,9 +501,16 @@ def _describe(answer: Answer, table: _Table) -> list[Finding]:
     for other in [c for c in _numeric(answer) if c != measure and _CHANGE_NAME.search(c) and not periods]:
         change = _change_column(answer, table, other)
         if change:
+            change.score *= 0.5  # a side column (month-over-month change beside revenue): not the headline
             findings.append(change)
     cagr = [c for c in answer.columns if "cagr" in c.lower() and c != measure]
     for column in cagr[:1]:
+        stated = _change_column(answer, table, column)
+        if stated is not None and _values(table, column).dropna().nunique() == 1:
+            # the CAGR the question asks for comes first; the trend's own growth figure would contradict it
+            rest = [f for f in findings if f.text != stated.text]
+            findings = [stated, *rest]
+            continue
         if len(data) <= 6:
             unit = table.units.get(column) or "%"
             items = [f"{n} {fmt(v, unit)}" for n, v in zip(table.names, data[column], strict=True)]
@@ -573,6 +600,8 @@ def _sorted_by_time(table: _Table, period: str) -> pd.DataFrame:
 
 
 def _period_text(table: _Table, period: str, value: Any) -> str:
+    if "quarter" in period.lower() and table.kinds.get(period) == "int" and not _missing(value):
+        return f"Q{int(value)}"
     if table.kinds.get(period) in {"date", "datetime"}:
         stamp = pd.Timestamp(value)
         if "month" in period.lower() or stamp.day == 1:
@@ -602,7 +631,8 @@ def _trend(answer: Answer, table: _Table, period: str, measure: str) -> list[Fin
         change = fmt(pct, "%", signed=True)
         score = min(1.0, abs(pct) / 50)
         years = _years_between(table, period, data[period].iloc[0], data[period].iloc[-1])
-        if years and years >= 2 and first > 0 and last > 0:
+        stated = any("cagr" in c.lower() for c in answer.columns)  # the query's own CAGR is the one to report
+        if years and years >= 2 and first > 0 and last > 0 and not stated:
             cagr = 100 * ((last / first) ** (1 / years) - 1)
             change += f", a compound annual growth of {fmt(cagr, '%', signed=True)} a year"
     else:
@@ -665,8 +695,9 @@ def _group_trends(answer: Answer, table: _Table, times: list[str], group: str, m
     if both.empty or firsts == lasts:
         return _leader(answer, table, measure)
     name = human(measure)
-    first_text = _period_text(table, period, data.loc[data["_k"] == firsts, period].iloc[0])
-    last_text = _period_text(table, period, data.loc[data["_k"] == lasts, period].iloc[0])
+    first_row, last_row = data.loc[data["_k"] == firsts].iloc[0], data.loc[data["_k"] == lasts].iloc[0]
+    first_text = " ".join(_period_text(table, c, first_row[c]) for c in times)
+    last_text = " ".join(_period_text(table, c, last_row[c]) for c in times)
     if unit == "%":
         both["change"] = both["end"] - both["start"]
 
@@ -715,9 +746,14 @@ def _before_after(answer: Answer, table: _Table, periods: list[str]) -> Finding:
     first, last = periods[0], periods[-1]
     a, b = _values(table, first), _values(table, last)
     unit = table.units.get(first)
-    total_a, total_b = a.sum(), b.sum()
+    additive = _additive(answer, first)
+    total_a, total_b = (a.sum(), b.sum()) if additive else (a.mean(), b.mean())
     words = [human(first), human(last)]
-    text = f"In total: {words[0]} {fmt(total_a, unit, compact=True)}, {words[1]} {fmt(total_b, unit, compact=True)}"
+    text = (
+        f"{'In total' if additive else f'Averaged over the {len(a.dropna())} rows'}: {words[0]} "
+        f"{fmt(total_a, unit, compact=True)}, "
+        f"{words[1]} {fmt(total_b, unit, compact=True)}"
+    )
     score = 0.3
     if total_a:
         pct = 100 * (total_b - total_a) / abs(total_a)
@@ -726,9 +762,10 @@ def _before_after(answer: Answer, table: _Table, periods: list[str]) -> Finding:
     change = 100 * (b - a) / a.where(a != 0)
     if change.notna().sum() >= 2:
         hi, lo = change.idxmax(), change.idxmin()
-        rise = "the largest rise" if change[hi] > 0 else "the smallest fall"
+        low_word = "the largest fall" if change[lo] < 0 else "the smallest rise"
+        high_word = "the largest rise" if change[hi] > 0 else "the smallest fall"
         text += (
-            f"; the largest fall is {table.names[lo]} ({fmt(change[lo], '%', signed=True)}) and {rise} "
+            f"; {low_word} is {table.names[lo]} ({fmt(change[lo], '%', signed=True)}) and {high_word} "
             f"{table.names[hi]} ({fmt(change[hi], '%', signed=True)})"
         )
         score = max(score, min(1.0, (change[hi] - change[lo]) / 30))
@@ -737,9 +774,12 @@ def _before_after(answer: Answer, table: _Table, periods: list[str]) -> Finding:
 
 def _change_column(answer: Answer, table: _Table, column: str) -> Finding | None:
     change = _values(table, column)
-    unit = table.units.get(column)
+    unit = table.units.get(column) or ("%" if "cagr" in column.lower() else None)
     name = human(column)
     known = change.dropna()
+    if len(known) > 1 and known.nunique() == 1:
+        # one figure repeated on every row (a CAGR over the whole period): state it once
+        return Finding(answer.question_id, "change", f"{name}: {fmt(known.iloc[0], unit, signed=True)}.", 0.9)
     if len(known) == 1:
         row = known.index[0]
         return Finding(
@@ -797,9 +837,11 @@ def executive_summary(answers: AnswerKey) -> list[Finding]:
         facts = [f for f in findings if f.kind not in {"planted", "note"}]
         if not facts:
             continue
-        best = max(facts, key=lambda f: f.score)
         check = answer.scenario_check
-        score = best.score + (1.0 if check is not None and check.shown else 0.0)
+        shown = check is not None and bool(check.shown)
+        # the story the data was built to tell: the answer's first (primary) fact, not a side fact
+        best = facts[0] if shown else max(facts, key=lambda f: f.score)
+        score = best.score + (1.0 if shown else 0.0)
         candidates.append(Finding(answer.question_id, best.kind, best.text, score))
     candidates.sort(key=lambda f: -f.score)
     chosen = candidates[:SUMMARY_MAX]
@@ -841,6 +883,8 @@ def row_names(answer: Answer, frame: pd.DataFrame | None = None) -> list[str]:
 def _column_text(answer: Answer, frame: pd.DataFrame, column: str) -> list[str]:
     kinds = _kinds(answer)
     namer = label_namer(column, frame[column], answer.sql) if kinds.get(column) == "int" else None
+    if namer is None and kinds.get(column) == "int" and "quarter" in column.lower():
+        namer = lambda v: f"Q{int(v)}"  # noqa: E731 - a one-line label rule
     if kinds.get(column) == "date":
         stamps = pd.to_datetime(frame[column], errors="coerce").dropna()
         if len(stamps) and (stamps.dt.day == 1).all():

@@ -20,6 +20,9 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, LineChart, PieChart, Reference, ScatterChart, Series
+from openpyxl.chart.text import RichText, Text
+from openpyxl.chart.title import Title
+from openpyxl.drawing.text import CharacterProperties, Paragraph, ParagraphProperties, RegularTextRun
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -275,12 +278,12 @@ def _question_sheet(ws: Worksheet, answer: Answer) -> None:
     last = TABLE_HEADER_ROW + len(answer.rows)
     if answer.truncated:
         _put(ws, last + 1, 1, f"First {len(answer.rows)} of {answer.row_count:,} rows.").font = Font(italic=True)
-    _fit_widths(ws, skip_rows={1, 2, 3, 4})
-    ws.column_dimensions["A"].width = max(ws.column_dimensions["A"].width or 0, 12)
     ws.freeze_panes = ws.cell(row=TABLE_HEADER_ROW + 1, column=1)
     if answer.rows:
         ws.auto_filter.ref = f"A{TABLE_HEADER_ROW}:{get_column_letter(len(answer.columns))}{last}"
     chart = answer_chart(answer, ws, TABLE_HEADER_ROW, last)
+    _fit_widths(ws, skip_rows={1, 2, 3, 4})  # after the chart data, so its values fit too
+    ws.column_dimensions["A"].width = max(ws.column_dimensions["A"].width or 0, 12)
     if chart is not None:
         ws.add_chart(chart, f"{get_column_letter(len(answer.columns) + 2)}{TABLE_HEADER_ROW}")
     _fit_text_rows(ws, width, {1: 14, 3: 11, 4: 9})
@@ -387,12 +390,16 @@ def _axis_format(unit: str | None) -> str:
 
 
 def _value_title(shape: findings.Shape, data: findings.ChartData) -> str:
-    name = findings.human(shape.measure) if shape.measure else " / ".join(data.series)
+    name = findings.human(shape.measure) if shape.measure else findings.series_name(shape.series)
     return f"{name} ({data.unit})" if data.unit and data.unit != "count" else name
 
 
-def _chart_title(text: str) -> str:
-    return text if len(text) <= 100 else text[:97].rsplit(" ", 1)[0] + "…"
+def _chart_title(text: str) -> Title:
+    """The question as the chart's title, in 11 pt (Excel's 14 pt default leaves little room for the plot)."""
+    text = text if len(text) <= 100 else text[:97].rsplit(" ", 1)[0] + "…"
+    font = CharacterProperties(sz=1100, b=True)
+    paragraph = Paragraph(pPr=ParagraphProperties(defRPr=font), r=[RegularTextRun(rPr=font, t=text)])
+    return Title(tx=Text(rich=RichText(p=[paragraph])), overlay=False)
 
 
 def _scatter_chart(answer: Answer, shape: findings.Shape, ws: Worksheet, header_row: int, last_row: int):
