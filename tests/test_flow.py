@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -73,7 +74,18 @@ class RunInThread:
         raise AssertionError(f"run {self.run_id} never paused at {key}")
 
     def answer(self, **run_input) -> None:
-        resume_flow_run(uuid.UUID(self.run_id), run_input={"feedback": "", "spec_yaml": None, **run_input})
+        from flows.gates import wait_for_gate_form
+
+        with get_client(sync_client=True) as client:
+            wait_for_gate_form(client, uuid.UUID(self.run_id))  # the form is stored just after the pause
+        resume_flow_run(uuid.UUID(self.run_id), run_input={"feedback": "", "spec_yaml": "", **run_input})
+
+    def form_description(self) -> str:
+        """The markdown the UI shows above the Resume form of the gate the run waits at."""
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(uuid.UUID(self.run_id)).state
+            keyset = state.state_details.run_input_keyset
+            return json.loads(client.read_flow_run_input(uuid.UUID(self.run_id), keyset["description"]))
 
     def finish(self, timeout: float = 300):
         self.thread.join(timeout)
@@ -81,14 +93,26 @@ class RunInThread:
         return self.state
 
 
-def _artifact_keys(run_id: str) -> set[str]:
+def _artifacts(run_id: str) -> dict:
+    """The run's artifacts by key (each key once: every gate attempt publishes under its own keys)."""
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[uuid.UUID(run_id)]))
         )
-    return {a.key for a in found if a.key}
+    keys = [a.key for a in found if a.key]
+    assert len(keys) == len(set(keys)), f"an artifact key was published twice: {sorted(keys)}"
+    return {a.key: a for a in found if a.key}
+
+
+def _spec_of(artifact) -> dict:
+    """The spec data of a spec artifact (a fenced YAML block)."""
+    return yaml.safe_load(artifact.data.removeprefix("```yaml\n").removesuffix("```"))
+
+
+def _artifact_keys(run_id: str) -> set[str]:
+    return set(_artifacts(run_id))
 
 
 def test_auto_run_produces_the_package(tmp_path: Path) -> None:
@@ -131,26 +155,54 @@ def test_auto_run_stops_at_an_unplanned_defect_and_points_to_the_data_docs(tmp_p
 
 
 def test_manual_run_regenerates_with_feedback_then_completes(tmp_path: Path) -> None:
-    """A person asks for changes at gate 1 through the API, then approves every gate."""
+    """A person asks for changes at gates 1 and 2 through the API, sees what was understood, approves (gate 3 by
+    the CLI); each attempt has its own artifacts, the spec reads as YAML with SQL blocks, gate 3 shows answers."""
+    from flows.cli import main
+
     with RunInThread(brief=BRIEF, rows=400, seed=5, approval="manual", output_dir=str(tmp_path)) as run:
         run.wait_for_gate("gate-1-attempt-0")
-        assert {"gate-1-problem", "challenge-spec"} <= _artifact_keys(run.run_id)
+        assert {"gate-1-attempt-0-problem", "gate-1-attempt-0-spec"} <= _artifact_keys(run.run_id)
+        assert "Checks: passed." in run.form_description()
         run.answer(decision="regenerate", feedback="make it harder")
         run.wait_for_gate("gate-1-attempt-1")
+        assert "Feedback handling" in _artifacts(run.run_id)["gate-1-attempt-1-problem"].data
         run.answer(decision="approve")
         run.wait_for_gate("gate-2-attempt-0")
-        assert {"gate-2-schema", "gate-2-columns"} <= _artifact_keys(run.run_id)
+        assert {"gate-2-attempt-0-schema", "gate-2-attempt-0-columns"} <= _artifact_keys(run.run_id)
+        run.answer(decision="regenerate", feedback="add a scenario about a price increase")
+        run.wait_for_gate("gate-2-attempt-1")
+        found = _artifacts(run.run_id)
+        schema = found["gate-2-attempt-1-schema"].data
+        assert "## Feedback handling" in schema and "applied 'add a scenario about a price increase'" in schema
+        spec_text = found["gate-2-attempt-1-spec"].data
+        edited = _spec_of(found["gate-2-attempt-1-spec"])
+        added = [s for s in edited["scenarios"] if s["name"].endswith("_increase")]
+        assert added and "Management also wants to know what happened to" in edited["challenge"]["problem_statement"]
+        assert "  sql: |" in spec_text and "\\n" not in spec_text, "SQL is a literal block, not an escaped string"
         run.answer(decision="approve")
         run.wait_for_gate("gate-3-attempt-0")
-        assert "gate-3-preview" in _artifact_keys(run.run_id)
-        run.answer(decision="approve")
+        found = _artifacts(run.run_id)
+        preview = found["gate-3-attempt-0-preview"].data
+        assert "## Key and type checks" in preview and "| foreign key | orders.customer_id -> customers" in preview
+        assert re.search(r"### q\d+: .+\n(runs|\*\*FAILS)", preview), "each question says whether it runs"
+        assert re.search(r"runs, [1-9]\d* row\(s\)\n\n\| \w", preview), "answer rows are shown as tables"
+        tables = [a for k, a in found.items() if k.startswith("gate-3-attempt-0-table-")]
+        cells = {v for a in tables for row in json.loads(a.data) for v in row.values()}
+        assert tables and not cells & {"nan", "NaN", "None", "NaT", "<NA>"}, "missing values are empty cells"
+        assert main(["approve", run.run_id]) == 0  # the CLI waits for the form, then answers
         state = run.finish()
     assert state.is_completed(), state
     result = state.result()
     with zipfile.ZipFile(result.package) as zf:
         spec = yaml.safe_load(zf.read("challenge.yaml"))
     assert spec["challenge"]["difficulty"] == "hard"
-    assert {"generation-progress", "package-link"} <= _artifact_keys(run.run_id)
+    assert [s for s in spec["scenarios"] if s["name"] == added[0]["name"]]
+    found = _artifacts(run.run_id)
+    assert {"generation-progress", "package-link"} <= set(found)
+    assert str(found["generation-progress"].flow_run_id) == run.run_id, "progress shows on the run's Artifacts tab"
+    link = found["package-link"]
+    assert link.type == "markdown" and f"datafactory download {run.run_id}" in link.data
+    assert str(Path(result.package)) in link.data and "file://" not in link.data
 
 
 def test_rejected_run_ends_with_its_reason(tmp_path: Path) -> None:
@@ -164,12 +216,23 @@ def test_rejected_run_ends_with_its_reason(tmp_path: Path) -> None:
 
 
 def test_invalid_edited_spec_is_refused_and_the_gate_reopens(tmp_path: Path) -> None:
-    """A broken edit sent through the API must not end the run: the gate reopens with the reason."""
+    """A broken edit sent through the API must not end the run nor lose the reviewed design: the same spec is
+    shown again (nothing regenerated), the form says the edit was refused and why."""
     with RunInThread(brief=BRIEF, rows=300, seed=4, approval="manual", output_dir=str(tmp_path)) as run:
         run.wait_for_gate("gate-1-attempt-0")
-        run.answer(decision="approve", spec_yaml="challenge: {id: x}\ntables: []\n")
+        reviewed = _artifacts(run.run_id)["gate-1-attempt-0-spec"].data
+        run.answer(decision="regenerate", feedback="make it easier", spec_yaml="challenge: {id: x}\ntables: []\n")
         run.wait_for_gate("gate-1-attempt-1")
-        assert "gate-1-edit-error" in _artifact_keys(run.run_id)
+        found = _artifacts(run.run_id)
+        assert found["gate-1-attempt-1-spec"].data == reviewed, "a refused edit keeps the reviewed spec"
+        assert "problem(s) in the challenge spec" in found["gate-1-attempt-1-edit-refused"].data
+        form = run.form_description()
+        assert "edited spec was refused" in form and "problem(s) in the challenge spec" in form
+        assert "Checks: passed." in form
+        assert not any(n.startswith("design-challenge-attempt-1") for n in _task_states(run.run_id))
+        run.answer(decision="approve")
+        run.wait_for_gate("gate-2-attempt-0")
+        assert _spec_of(_artifacts(run.run_id)["gate-2-attempt-0-spec"]) == _spec_of(found["gate-1-attempt-0-spec"])
         run.answer(decision="reject", feedback="done testing")
         state = run.finish()
     assert state.name == "Rejected"
@@ -278,6 +341,10 @@ def test_cli_status_and_download_find_a_finished_run(tmp_path: Path, capsys) -> 
     assert main(["status", ids[0]]) == 0
     status = capsys.readouterr().out
     assert "Completed" in status and "package-link" in status
+    link = _artifacts(ids[0])["package-link"]
+    assert link.type == "markdown" and f"datafactory download {ids[0]} --to ." in link.data
+    assert main(["approve", ids[0]]) == 2  # a finished run has no gate to answer: said at once, no waiting
+    assert "is not waiting at a gate (state: Completed)" in capsys.readouterr().err
     assert main(["download", ids[0], "--to", str(tmp_path / "got")]) == 0
     copied = tmp_path / "got" / Path(result.package).name
     assert copied.read_bytes() == Path(result.package).read_bytes()
