@@ -155,3 +155,34 @@ def test_an_event_without_a_date_is_planted_inside_the_window_and_said() -> None
     assert crisis and any(q.scenario == crisis[0].name for q in spec.questions)
     window = spec.challenge.time_window
     assert window.start < crisis[0].condition.start < window.end
+
+
+def test_kpi_questions_compute_from_named_columns_and_never_from_lookalikes() -> None:
+    """A no-show rate is not the share of 'No' answers; a repeat purchase rate counts people with 2+ orders."""
+    from tasks.design.kpi_questions import ask_kpis
+
+    data, _ = _vary("retail_ecommerce", BriefFrame(brief="an online store"))
+    repeat = KpiFact(
+        source="repeat purchases",
+        key="repeat_purchase_rate",
+        name="Repeat purchase rate",
+        formula="customers_with_2plus_orders / customers",
+        parts=["customers_with_2plus_orders", "customers"],
+        kind="rate",
+    )
+    no_show = KpiFact(
+        source="no-shows",
+        key="no_show_rate",
+        name="No-show rate",
+        formula="no_shows / bookings",
+        parts=["no_shows", "bookings"],
+        kind="rate",
+    )
+    before = len(data["questions"])
+    notes = ask_kpis(data, [repeat, no_show])
+    added = data["questions"][before:]
+    assert len(added) == 1 and "two or more" in added[0]["text"], notes
+    assert "no question asks it" in notes[1]
+    spec = spec_from_data(data)
+    tables, check = make_preview(spec.model_copy(update={"scale": 400}), 400)
+    assert all(q.answerable for q in check.questions)

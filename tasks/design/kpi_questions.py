@@ -34,7 +34,8 @@ GENERIC = {
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in tokens(re.sub(r"[_%/()-]", " ", text)) if w not in GENERIC and len(w) > 1}
+    # two-letter words ("no" of "no-show", "on" of "on-time") would meet any "No" or "On" value
+    return {w for w in tokens(re.sub(r"[_%/()-]", " ", text)) if w not in GENERIC and len(w) > 2}
 
 
 def _alike(a: str, b: str) -> bool:
@@ -134,10 +135,99 @@ def _question(data: dict, kpi: KpiFact, text: str, sql: str, skills: list[str]) 
     }
 
 
+def _date_columns(table: dict) -> list[dict]:
+    return [c for c in table["columns"] if c["type"] in ("date", "datetime")]
+
+
+def _duration_question(data: dict, kpi: KpiFact) -> dict | None:
+    """avg(end - start) where the table holds a date column named like the formula's end part."""
+    if len(kpi.parts) < 2:
+        return None
+    start_words, end_words = _words(kpi.parts[0]) - {"at"}, _words(kpi.parts[-1]) - {"at"}
+    for table, date_column in _dated_tables(data):
+        dates = _date_columns(table)
+        ends = [c for c in dates if _meets(end_words, _words(c["name"]))]
+        starts = [c for c in dates if _meets(start_words, _words(c["name"])) and c not in ends]
+        if not ends:
+            continue
+        start = starts[0] if starts else next((c for c in dates if c["name"] == date_column), None)
+        if start is None or start["name"] == ends[0]["name"]:
+            continue
+        both_times = start["type"] == ends[0]["type"] == "datetime"
+        unit = "minute" if both_times else "day"
+        diff = f"date_diff('{unit}', {start['name']}, {ends[0]['name']})"
+        sql = _monthly(table["name"], start["name"], [f"ROUND(AVG({diff}), 1) AS avg_{unit}s", "COUNT(*) AS cases"])
+        text = (
+            f"What was the {kpi.name.lower()} (average {unit}s from {start['name'].replace('_', ' ')} to "
+            f"{ends[0]['name'].replace('_', ' ')}) of {_noun(table)} each month?"
+        )
+        return _question(data, kpi, text, sql, ["date_functions", "aggregation"])
+    return None
+
+
+def _ratio_question(data: dict, kpi: KpiFact) -> dict | None:
+    """sum(numerator) / sum(denominator) where one table holds a column for each of the two parts."""
+    if len(kpi.parts) != 2:
+        return None
+    top, bottom = (_words(p) for p in kpi.parts)
+    for table, date_column in _dated_tables(data):
+        numerator, denominator = _numeric(table, top), _numeric(table, bottom)
+        if numerator and denominator and numerator != denominator:
+            ratio = f"ROUND(100.0 * SUM({numerator}) / NULLIF(SUM({denominator}), 0), 1) AS {kpi.key}_pct"
+            sql = _monthly(table["name"], date_column, [ratio, f"SUM({numerator}) AS {numerator}"])
+            text = (
+                f"What was the {kpi.name.lower()} ({numerator.replace('_', ' ')} as a share of "
+                f"{denominator.replace('_', ' ')}) each month?"
+            )
+            return _question(data, kpi, text, sql, ["aggregation", "ratios"])
+    return None
+
+
+def _person_key(data: dict, table: dict) -> str | None:
+    """The foreign key of a fact that points at a person-like dimension (customer, member, rider ...)."""
+    for column in table["columns"]:
+        gen = column["generator"]
+        if gen.get("kind") == "foreign_key" and re.search(
+            r"customer|member|user|rider|client|patient|learner|subscriber|account|guest|passenger",
+            gen.get("references", ""),
+        ):
+            return column["name"]
+    return None
+
+
+def _repeat_question(data: dict, kpi: KpiFact) -> dict | None:
+    """Share of people with two or more rows in a period (repeat purchase / rider / visit rate)."""
+    if not _meets(kpi_words(kpi), {"repeat", "returning", "regular"}):
+        return None
+    for table, date_column in _dated_tables(data):
+        if (person := _person_key(data, table)) is None:
+            continue
+        sql = (
+            f"WITH per_person AS (\n  SELECT EXTRACT(YEAR FROM {date_column}) AS year, {person}, COUNT(*) AS n\n"
+            f"  FROM {table['name']}\n  WHERE {date_column} IS NOT NULL\n  GROUP BY 1, 2\n)\n"
+            "SELECT year, COUNT(*) AS people, SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) AS repeat_people,\n"
+            f"       ROUND(100.0 * AVG(CASE WHEN n >= 2 THEN 1 ELSE 0 END), 1) AS {kpi.key}_pct\n"
+            "FROM per_person\nGROUP BY year\nORDER BY year"
+        )
+        text = (
+            f"What was the {kpi.name.lower()} (share of {person.removesuffix('_id').replace('_', ' ')}s with two or "
+            f"more {_noun(table)} in the year) each year, and how did it change?"
+        )
+        question = _question(data, kpi, text, sql, ["ctes", "aggregation", "ratios", "yoy_growth"])
+        question["answer_shape"], question["chart"] = "table", "column"
+        return question
+    return None
+
+
 def kpi_question(data: dict, kpi: KpiFact) -> dict | None:
     """A monthly question computing ``kpi`` from the spec's columns, or None when the spec lacks its parts."""
     words = kpi_words(kpi) | _words(" ".join(kpi.parts))
     own = kpi_words(kpi)
+    for recipe in (_repeat_question,) + ((_duration_question,) if kpi.kind == "duration" else ()):
+        if question := recipe(data, kpi):
+            return question
+    if kpi.kind in ("ratio", "rate") and (question := _ratio_question(data, kpi)):
+        return question
     for table, date_column in _dated_tables(data):
         noun = _noun(table)
         name = table["name"]
