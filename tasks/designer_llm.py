@@ -25,6 +25,7 @@ import openai
 from schemas.errors import DataFactoryError, InputError, SpecError
 from schemas.serialize import spec_from_data, spec_to_json, spec_to_yaml
 from schemas.spec import ChallengeSpec
+from tasks.design.brief_reader import read_brief
 from tasks.designer_offline import Design, choose_domain, detect_locale
 from tasks.domains import get_blueprint, rank_domains
 from tasks.schema_check import validate_schema
@@ -137,9 +138,13 @@ def design_llm(
         "locale": locale,
         "id": f"{example_domain.replace('_', '-')}-{seed}" + (f"-v{variant}" if variant else ""),
     }
+    frame = read_brief(brief)
+    facts = "\n".join(f"- {kind}: {value} (from '{source}')" for kind, value, source in frame.facts())
+    # the model gets the facts the reader found, so the company, window, events and KPIs are the brief's
+    framed = brief.strip() + (f"\n\nFacts read from this brief (the spec must carry them):\n{facts}" if facts else "")
     messages = [
         {"role": "system", "content": load_prompt("system")},
-        {"role": "user", "content": _design_prompt(brief, rows, fixed, example, feedback, previous)},
+        {"role": "user", "content": _design_prompt(framed, rows, fixed, example, feedback, previous)},
     ]
     client = openai.OpenAI(
         api_key=config.api_key, base_url=config.base_url, timeout=REQUEST_TIMEOUT_SECONDS, max_retries=1
@@ -153,7 +158,7 @@ def design_llm(
         if spec is not None and not problems:
             repairs = f"{round_} repair(s)" if round_ else "no repair"
             notes.append(f"designed by {config.model} at {config.endpoint} with {repairs}")
-            return Design(spec, spec.challenge.domain, ranked[:4], notes, f"llm:{config.model}")
+            return Design(spec, spec.challenge.domain, ranked[:4], notes, f"llm:{config.model}", frame)
         log.info("answer %d of %s had %d problem(s)", round_ + 1, config.model, len(problems))
         messages += [
             {"role": "assistant", "content": content},
