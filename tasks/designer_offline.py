@@ -761,8 +761,52 @@ def apply_feedback(data: dict, feedback: str, blueprint: Blueprint | None = None
         if refused:
             notes.append(f"could not apply '{sentence}': " + "; ".join(refused) + " (edit the spec at the gate)")
         if not done and not refused:
-            notes.append(f"not understood: '{sentence}'; edit the spec at the gate instead (see docs/FEEDBACK.md)")
+            done, refused = _apply_frame_feedback(ctx, sentence)
+            if done:
+                notes.append(f"applied '{sentence}': " + "; ".join(done))
+            elif refused:
+                notes.append(f"could not apply '{sentence}': " + "; ".join(refused) + " (edit the spec at the gate)")
+            else:
+                notes.append(f"not understood: '{sentence}'; edit the spec at the gate instead (see docs/FEEDBACK.md)")
     return notes
+
+
+_COMPANY = re.compile(
+    r"\b(?:(?:company|business|brand|firm)\s+(?:is\s+|should\s+be\s+)?(?:called|named)|call\s+(?:the\s+|it\s+)?"
+    r"(?:company\s+)?|rename\s+(?:the\s+)?company\s+(?:to\s+)?)\s*['\"]?(?P<name>[A-Z0-9][\w&' .-]*?)['\"]?\s*$"
+)
+
+
+def _apply_frame_feedback(ctx: FeedbackContext, sentence: str) -> tuple[list[str], list[str]]:
+    """A sentence no phrase rule understood, read like a brief: its company, window, places, counts, events."""
+    backup = copy.deepcopy(ctx.data)
+    done: list[str] = []
+    if match := _COMPANY.search(sentence):
+        done.append(_rename_company(ctx.data, match.group("name").strip()))
+    frame = read_brief(sentence)
+    if frame.window is not None or frame.fiscal_year is not None:
+        done += shape.shape_window(ctx.data, frame, dt.date.today())
+    done += shape.shape_places(ctx.data, frame)
+    done += shape.apply_counts(ctx.data, frame, rows_given=True)
+    events = [shape.within_window(ctx.data, e) for e in frame.events]
+    if events:
+        done += shape.plant_events(ctx.data, frame.model_copy(update={"events": events}))
+    try:
+        spec_from_data(ctx.data)
+    except SpecError as exc:
+        ctx.data.clear()
+        ctx.data.update(backup)
+        return [], [f"the result would be invalid ({exc.problems[0]})"]
+    return done, []
+
+
+def _rename_company(data: dict, name: str) -> str:
+    profile = data["challenge"]
+    old = profile["company"]["name"]
+    profile["company"]["name"] = name
+    for key in ("title", "problem_statement"):
+        profile[key] = profile[key].replace(old, name)
+    return f"company renamed from {old} to {name}"
 
 
 def _consumes(rule: Rule) -> bool:

@@ -186,3 +186,21 @@ def test_kpi_questions_compute_from_named_columns_and_never_from_lookalikes() ->
     spec = spec_from_data(data)
     tables, check = make_preview(spec.model_copy(update={"scale": 400}), 400)
     assert all(q.answerable for q in check.questions)
+
+
+@pytest.mark.parametrize(
+    ("feedback", "check"),
+    [
+        ("the company is called Nimbus Retail", lambda spec: spec.challenge.company.name == "Nimbus Retail"),
+        ("use FY2023-FY2025", lambda spec: spec.challenge.time_window.end.year == 2025),
+        ("add the Black Friday campaign", lambda spec: any("black_friday" in s.name for s in spec.scenarios)),
+    ],
+)
+def test_gate_feedback_is_read_like_a_brief(feedback, check) -> None:
+    """Sentences no phrase rule knows are read with the brief reader: company, window, events, counts."""
+    from tasks.designer_offline import apply_feedback
+
+    data, _ = _vary("retail_ecommerce", BriefFrame(brief="an online store"))
+    notes = apply_feedback(data, feedback)
+    assert notes[0].startswith("applied"), notes
+    assert check(spec_from_data(data)), notes

@@ -673,6 +673,21 @@ def before_after_question(data: dict, scenario: dict, event: EventFact, lex: Lex
     }
 
 
+def within_window(data: dict, event: EventFact) -> EventFact:
+    """An event named without its year ("add the Black Friday campaign") at its last date inside the window."""
+    start, end = _window(data)
+    if event.start is None or start < event.start <= end or re.search(r"(?:19|20)\d{2}", event.source):
+        return event
+    for year in range(end.year, start.year - 1, -1):
+        with contextlib.suppress(ValueError):
+            moved = event.start.replace(year=year)
+            if start < moved <= end:
+                shift = moved.year - event.start.year
+                until = event.end.replace(year=event.end.year + shift) if event.end else None
+                return event.model_copy(update={"start": moved, "end": until, "before": None, "after": None})
+    return event
+
+
 def plant_events(data: dict, frame: BriefFrame) -> list[str]:
     lex = lexicon()
     taken: set[str] = set()
