@@ -288,7 +288,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
-        console.print(render_report_table(report))
+        console.print(Text(render_report_table(report)))  # '[consistency]' and the examples print as they are
     return 0 if report.verdict == "pass" else 1
 
 

@@ -138,6 +138,17 @@ def test_validate_names_the_file_and_the_problem_of_an_unreadable_csv(
     assert "ArrowInvalid" not in err
 
 
+def test_validate_prints_the_report_literally(capsys, tmp_path, retail_spec) -> None:
+    import re
+
+    folder = _package(tmp_path / "pkg", retail_spec, b"customer_id\nC[1]\n")
+    assert cli.main(["validate", str(folder)]) == 1
+    out = capsys.readouterr().out
+    # the findings start with their category in brackets, and the example value keeps its own
+    assert re.search(r"^  \[[a-z_]+\] customers", out, flags=re.MULTILINE), out
+    assert "C[1]" in out
+
+
 def test_validate_gives_one_clean_message_for_a_damaged_zip_member(capsys, tmp_path, retail_spec) -> None:
     archive = tmp_path / "package.zip"
     csv_name = f"{retail_spec.tables[0].name}.csv"
