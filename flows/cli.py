@@ -293,10 +293,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    from flows.inputs import check_output_dir
+
+    check_output_dir(_settings(args.out).output_dir)  # before the heavy imports and Prefect
     from flows.batch import batch_flow, load_batch
+    from tasks.sql_sandbox import interrupt_queries_on_signals
 
     load_batch(args.file)  # a bad file fails here, before Prefect starts
-    rows = batch_flow(batch_file=args.file, concurrency=args.concurrency, storage=args.storage, output_dir=args.out)
+    with interrupt_queries_on_signals():
+        rows = batch_flow(batch_file=args.file, concurrency=args.concurrency, storage=args.storage, output_dir=args.out)
     for row in rows:
         mark = "[green]ok[/]" if row["status"] == "Completed" else f"[red]{escape(str(row['status']))}[/]"
         detail = row.get("package") or row.get("error", "")

@@ -96,6 +96,13 @@ def test_an_out_that_is_a_file_is_refused_before_prefect(capsys, tmp_path) -> No
     assert "--out: cannot write in" in _error(capsys)
 
 
+def test_batch_with_an_out_that_is_a_file_is_refused_before_prefect(capsys, tmp_path) -> None:
+    target = tmp_path / "taken.txt"
+    target.write_text("not a folder")
+    assert cli.main(["batch", "batches/none.yaml", "--out", str(target)]) == 2
+    assert f"--out: {target} is a file, not a folder" in _error(capsys)
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_read_only_out_is_refused_before_prefect(capsys, tmp_path) -> None:
     folder = tmp_path / "ro"
