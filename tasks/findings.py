@@ -302,9 +302,8 @@ def answer_shape(answer: Answer) -> Shape:
     if answer.error or not answer.rows or not answer.measure or answer.row_count < 2:
         return Shape("none", title)
     frame = answer.frame()
-    kinds = _kinds(answer)
     labels = [c for c in answer.label_columns if c in frame.columns]
-    times = [c for c in labels if _is_time(c, kinds.get(c, ""))]
+    times = time_columns(answer, frame)
     others = [c for c in labels if c not in times]
     measure = focus(answer)
     hint = answer.chart
@@ -342,9 +341,9 @@ def answer_shape(answer: Answer) -> Shape:
                 "clustered", title, category=[category], group=group, measure=value, unit=answer.units.get(value)
             )
     if len(times) >= 2 and not groups:
-        cohort = next((c for c in times if "cohort" in c.lower()), times[0])
+        cohort = next((c for c in times if "cohort" in c.lower()), None)
         rest = [c for c in times if c != cohort]
-        if frame[cohort].nunique() <= MAX_SERIES and not frame.duplicated(subset=times).any():
+        if cohort and frame[cohort].nunique() <= MAX_SERIES and not frame.duplicated(subset=times).any():
             return Shape("lines", title, category=rest, group=cohort, measure=measure, unit=answer.units.get(measure))
     if periods and not times:
         unit = answer.units.get(periods[0])
@@ -371,8 +370,40 @@ def answer_shape(answer: Answer) -> Shape:
 
 
 def _additive(answer: Answer, column: str) -> bool:
+    """Does a total of this column mean something? Money, counts and counted units do; a ratio has no unit."""
     unit = answer.units.get(column)
-    return unit not in {"%", "days", "hours", "minutes"} and not _RELATIVE_NAME.search(column)
+    if unit is None or unit in {"%", "days", "hours", "minutes"}:
+        return False
+    return not _RELATIVE_NAME.search(column)
+
+
+_MONTH_INDEX = {name.lower(): i for i, name in enumerate(MONTHS, start=1)} | {
+    name[:3].lower(): i for i, name in enumerate(MONTHS, start=1)
+}
+
+
+def _month_names(values: pd.Series) -> bool:
+    known = values.dropna().astype(str).str.strip().str.lower()
+    return len(known) > 0 and known.isin(_MONTH_INDEX).all()
+
+
+def time_columns(answer: Answer, frame: pd.DataFrame) -> list[str]:
+    """The label columns that run forward in time, in the order they nest (year before month).
+
+    A date, a year or a cohort; and with a year beside it, the month, quarter or week number (or
+    month name) that completes the period: year x month is one time axis, not a month per series.
+    """
+    kinds = _kinds(answer)
+    labels = [c for c in answer.label_columns if c in frame.columns]
+    times = [c for c in labels if _is_time(c, kinds.get(c, ""))]
+    if any(_YEAR_NAME.search(c) for c in times):
+        for c in labels:
+            if c in times:
+                continue
+            part = kinds.get(c) == "int" and re.search(r"(month|quarter|week)", c, re.IGNORECASE)
+            if part or (kinds.get(c) == "string" and _month_names(frame[c])):
+                times.append(c)
+    return times
 
 
 # --------------------------------------------------------------------------- findings
@@ -471,14 +502,14 @@ def _describe(answer: Answer, table: _Table) -> list[Finding]:
     qid = answer.question_id
     data, measure = table.frame, table.measure
     assert measure is not None
-    times = [c for c in table.labels if _is_time(c, table.kinds.get(c, ""))]
+    times = time_columns(answer, data)
     others = [c for c in table.labels if c not in times]
     findings: list[Finding] = []
     shape = answer_shape(answer)
     if shape.kind in {"lines", "stacked100", "clustered"} and shape.group and times:
         findings += _group_trends(answer, table, shape.category or times, shape.group, shape.measure or measure)
-    elif times and not others and len(times) == 1:
-        findings += _trend(answer, table, times[0], measure)
+    elif times and not others:
+        findings += _trend(answer, table, times, measure)
     elif len(_period_series(answer)) >= 2 and not times:
         pass  # before/after columns: the comparison below is the finding
     elif _CHANGE_NAME.search(measure):
@@ -591,12 +622,11 @@ def _share(answer: Answer, table: _Table, measure: str) -> Finding | None:
     return Finding(answer.question_id, "share", text + ".", min(1.0, share / 60))
 
 
-def _sorted_by_time(table: _Table, period: str) -> pd.DataFrame:
+def _sorted_by_time(answer: Answer, table: _Table, periods: list[str]) -> pd.DataFrame:
+    keys = _sort_key(answer, table.frame, periods)
     data = table.frame.assign(_name=table.names)
-    key = data[period]
-    if table.kinds.get(period) in {"date", "datetime"}:
-        key = pd.to_datetime(key, errors="coerce")
-    return data.assign(_key=key).dropna(subset=["_key"]).sort_values("_key", kind="stable")
+    order = keys.dropna().sort_values(list(keys.columns), kind="stable").index
+    return data.loc[order]
 
 
 def _period_text(table: _Table, period: str, value: Any) -> str:
@@ -610,9 +640,15 @@ def _period_text(table: _Table, period: str, value: Any) -> str:
     return cell_text(value, period, label_namer(period, table.frame[period]))
 
 
-def _trend(answer: Answer, table: _Table, period: str, measure: str) -> list[Finding]:
+def _year_last(periods: list[str]) -> list[str]:
+    """Period columns in reading order: ``Q3 2024``, ``May 2024`` (the year after the part of it)."""
+    return sorted(periods, key=lambda c: bool(_YEAR_NAME.search(c)) and len(periods) > 1)
+
+
+def _trend(answer: Answer, table: _Table, periods: list[str], measure: str) -> list[Finding]:
     qid = answer.question_id
-    data = _sorted_by_time(table, period)
+    period = periods[0]
+    data = _sorted_by_time(answer, table, periods)
     values = pd.to_numeric(data[measure], errors="coerce")
     keep = values.notna().to_numpy()
     data, values = data[keep], values[keep]
@@ -620,7 +656,11 @@ def _trend(answer: Answer, table: _Table, period: str, measure: str) -> list[Fin
         return _leader(answer, table, measure)
     unit = table.units.get(measure)
     first, last = values.iloc[0], values.iloc[-1]
-    start, end = _period_text(table, period, data[period].iloc[0]), _period_text(table, period, data[period].iloc[-1])
+
+    def when(position: int) -> str:
+        return " ".join(_period_text(table, c, data[c].iloc[position]) for c in _year_last(periods))
+
+    start, end = when(0), when(-1)
     name = human(measure)
     findings = []
     if unit == "%":
@@ -658,9 +698,9 @@ def _trend(answer: Answer, table: _Table, period: str, measure: str) -> list[Fin
                 qid,
                 "trend",
                 f"The trend is {direction} ({fmt(per_period, '%', signed=True)} of the average per period); the peak "
-                f"is {_period_text(table, period, data[period].iloc[peak])} at "
+                f"is {when(peak)} at "
                 f"{_value_text(measure, values.iloc[peak], table, compact=True)} and the low "
-                f"{_period_text(table, period, data[period].iloc[trough])} at "
+                f"{when(trough)} at "
                 f"{_value_text(measure, values.iloc[trough], table, compact=True)}.",
                 min(1.0, abs(per_period) / 5) * 0.8,
             )
@@ -682,11 +722,8 @@ def _group_trends(answer: Answer, table: _Table, times: list[str], group: str, m
     data = table.frame.copy()
     unit = table.units.get(measure)
     values = pd.to_numeric(data[measure], errors="coerce")
-    period = times[0]
-    key = pd.to_datetime(data[period], errors="coerce") if table.kinds.get(period) in {"date", "datetime"} else None
-    data = data.assign(_v=values, _k=key if key is not None else data[period])
-    for extra in times[1:]:
-        data["_k"] = data["_k"].astype(str) + " " + data[extra].astype(str)
+    keys = _sort_key(answer, data, times)
+    data = data.assign(_v=values, _k=keys.apply(tuple, axis=1).rank(method="dense"))
     firsts = data["_k"].min()
     lasts = data["_k"].max()
     start = data.loc[data["_k"] == firsts].groupby(group)["_v"].sum(min_count=1)
@@ -696,8 +733,8 @@ def _group_trends(answer: Answer, table: _Table, times: list[str], group: str, m
         return _leader(answer, table, measure)
     name = human(measure)
     first_row, last_row = data.loc[data["_k"] == firsts].iloc[0], data.loc[data["_k"] == lasts].iloc[0]
-    first_text = " ".join(_period_text(table, c, first_row[c]) for c in times)
-    last_text = " ".join(_period_text(table, c, last_row[c]) for c in times)
+    first_text = " ".join(_period_text(table, c, first_row[c]) for c in _year_last(times))
+    last_text = " ".join(_period_text(table, c, last_row[c]) for c in _year_last(times))
     if unit == "%":
         both["change"] = both["end"] - both["start"]
 
@@ -898,6 +935,8 @@ def _sort_key(answer: Answer, frame: pd.DataFrame, columns: list[str]) -> pd.Dat
     for column in columns:
         if kinds.get(column) in {"date", "datetime"}:
             keys[column] = pd.to_datetime(frame[column], errors="coerce")
+        elif _month_names(frame[column]):
+            keys[column] = frame[column].astype(str).str.strip().str.lower().map(_MONTH_INDEX)
         else:
             numbers = pd.to_numeric(frame[column], errors="coerce")
             keys[column] = numbers if numbers.notna().all() else frame[column].astype(str)
