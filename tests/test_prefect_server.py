@@ -1,8 +1,9 @@
 """Prefect operations against a real `prefect server start` on loopback.
 
 A deployment run is created through the API the way the UI does, waits at gate 1 with its
-artifacts, is resumed through the API, and suspends/resumes at every gate without redoing
-approved work; prefect.yaml deploys with the batch schedule; batches complete despite a bad brief.
+artifacts, is resumed through the API (once with a refused edit), and suspends/resumes at every
+gate without redoing approved work or republishing what it showed; prefect.yaml deploys with the
+batch schedule; batches complete despite a bad brief.
 """
 
 from __future__ import annotations
@@ -103,12 +104,26 @@ def _state(run_id: uuid.UUID):
         return client.read_flow_run(run_id).state
 
 
-def _artifact_keys(run_id: uuid.UUID) -> set[str]:
+def _artifact_list(run_id: uuid.UUID) -> list[str]:
+    """The keys of the run's artifacts, one entry per artifact (a republished key shows twice)."""
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
         )
-    return {a.key for a in found if a.key}
+    return [a.key for a in found if a.key]
+
+
+def _artifact_keys(run_id: uuid.UUID) -> set[str]:
+    return set(_artifact_list(run_id))
+
+
+def _answer(run_id: uuid.UUID, **run_input) -> None:
+    """Resume the run once its gate form is stored (it is stored a moment after the run shows as paused)."""
+    from flows.gates import wait_for_gate_form
+
+    with get_client(sync_client=True) as client:
+        wait_for_gate_form(client, run_id, timeout=60)
+    resume_flow_run(run_id, run_input={"decision": "approve", "feedback": "", "spec_yaml": "", **run_input})
 
 
 def _waiting_at(run_id: uuid.UUID, key: str):
@@ -153,10 +168,12 @@ def test_deployment_run_from_the_api_waits_at_gates_and_resumes_without_redoing_
             )
         state = _wait(_waiting_at(run.id, "gate-1-attempt-0"), 240, "gate 1")
         assert state.name == "Suspended", "a deployment run must free its worker while it waits"
-        assert {"gate-1-problem", "challenge-spec"} <= _artifact_keys(run.id)
-        for gate in (1, 2, 3):
-            _wait(_waiting_at(run.id, f"gate-{gate}-attempt-0"), 240, f"gate {gate}")
-            resume_flow_run(run.id, run_input={"decision": "approve", "feedback": "", "spec_yaml": None})
+        assert {"gate-1-attempt-0-problem", "gate-1-attempt-0-spec"} <= _artifact_keys(run.id)
+        # a broken edit: the run starts again, and gate 1 reopens on the same design with the reason
+        _answer(run.id, spec_yaml="challenge: {id: x}\ntables: []\n")
+        for key in ("gate-1-attempt-1", "gate-2-attempt-0", "gate-3-attempt-0"):
+            _wait(_waiting_at(run.id, key), 240, key)
+            _answer(run.id)
         final = _wait(lambda: (s := _state(run.id)) and s.is_final() and s, 300, "the end of the run")
         # Assert
         assert final.is_completed(), f"{final.name}: {final.message}\n{(tmp_path / 'serve.log').read_text()[-3000:]}"
@@ -164,12 +181,23 @@ def test_deployment_run_from_the_api_waits_at_gates_and_resumes_without_redoing_
         assert len(packages) == 1
         with zipfile.ZipFile(packages[0]) as zf:
             assert "challenge.yaml" in zf.namelist()
-        assert "package-link" in _artifact_keys(run.id)
+        keys = _artifact_list(run.id)
+        assert "package-link" in keys and "gate-1-attempt-1-edit-refused" in keys
+        # every start of the run replays the gates answered before; none of them is published again
+        assert len(keys) == len(set(keys)), sorted(keys)
+        assert sorted(k for k in keys if k.endswith("-spec")) == [
+            "gate-1-attempt-0-spec",
+            "gate-1-attempt-1-spec",
+            "gate-2-attempt-0-spec",
+            "gate-3-attempt-0-spec",
+        ]
         with get_client(sync_client=True) as client:
             task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
         designs = [t.state.name for t in task_runs if t.name.startswith("design-challenge")]
-        # the flow ran four times (start + three resumes); the design was computed once, then cached
-        assert designs.count("Completed") == 1 and designs.count("Cached") >= 3, designs
+        # the flow ran five times (start + four resumes); the design was computed once (the refused edit
+        # regenerated nothing), then cached
+        assert designs.count("Completed") == 1 and designs.count("Cached") >= 4, designs
+        assert not [t for t in task_runs if t.name.startswith("design-challenge-attempt-1")]
     finally:
         _stop(runner)
         serve_log.close()
