@@ -117,7 +117,7 @@ def sandbox(
         for name, data in tables.items():
             if isinstance(data, pd.DataFrame):
                 data = to_arrow(data, spec.table(name)) if spec is not None else pa.Table.from_pandas(data)
-            con.register("__incoming", data)
+            con.register("__incoming", _microsecond_times(data))
             try:
                 con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM __incoming')
             except duckdb.OutOfMemoryException:
@@ -132,6 +132,20 @@ def sandbox(
         raise
     con.execute("SET lock_configuration = true")
     return con
+
+
+def _microsecond_times(data):
+    """Second-precision timestamps as microseconds: DuckDB 2.0's perfect-hash GROUP BY on
+    ``EXTRACT(YEAR FROM <TIMESTAMP_S>)`` fails ("aggregate group ... exceeded total groups")."""
+    if not isinstance(data, pa.Table):
+        return data
+    fields = [
+        pa.field(f.name, pa.timestamp("us", f.type.tz), f.nullable, f.metadata)
+        if pa.types.is_timestamp(f.type) and f.type.unit == "s"
+        else f
+        for f in data.schema
+    ]
+    return data.cast(pa.schema(fields, data.schema.metadata)) if fields != list(data.schema) else data
 
 
 def _check_no_directories(con: duckdb.DuckDBPyConnection) -> None:
