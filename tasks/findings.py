@@ -1007,7 +1007,8 @@ def _pivot(answer: Answer, frame: pd.DataFrame, shape: Shape) -> ChartData:
     work = pd.DataFrame(
         {
             "_cat": [
-                " ".join(parts) for parts in zip(*[_column_text(answer, frame, c) for c in category], strict=True)
+                " ".join(parts)
+                for parts in zip(*[_column_text(answer, frame, c) for c in _year_last(category)], strict=True)
             ],
             "_group": _column_text(answer, frame, shape.group),
             "_value": pd.to_numeric(frame[shape.measure], errors="coerce"),

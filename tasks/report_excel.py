@@ -204,7 +204,7 @@ def _summary_sheet(ws, spec: ChallengeSpec, answers: AnswerKey, profiles, qualit
     for finding in findings.executive_summary(answers):
         row += 1
         link = _put(ws, row, 1, finding.question_id)
-        link.font = LABEL_FONT
+        link.font, link.alignment = LABEL_FONT, Alignment(vertical="top")
         _put(ws, row, 2, finding.text).alignment = WRAP
         ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=6)
         heights[row] = [(finding.text, 50 + 11 + 9 + 60 + 28)]

@@ -220,3 +220,31 @@ def test_samples_are_small_and_profiles_refuse_missing_files(retail, retail_spec
         profile_tables(spec, {"orders": files.parquet["orders"]})
     with pytest.raises(InputError, match="between 1 and 1,000"):
         sample_tables(spec, files.parquet, rows=0)
+
+
+def test_er_diagram_draws_every_key_link_and_reads_at_page_size() -> None:
+    """Every FK, every group key named like a parent key, and every date joining the calendar is a link;
+    the figure is drawn at about the PDF's content width, so its 6.8 pt text is not scaled down."""
+    from tasks.domains import load_blueprint
+
+    root = Path(__file__).resolve().parent.parent / "domains"
+    spec = load_blueprint(root / "hospitality.yaml").spec
+    calendar = charts.calendar_links(spec)
+    assert ("fact_bookings", "check_in_date", "dim_date", "date_key") in calendar
+    assert all(parent == "dim_date" for _, _, parent, _ in calendar)
+    assert ("fact_daily_property", "property_id", "dim_properties", "property_id") in charts.group_key_links(spec)
+    image = Image.open(io.BytesIO(charts.er_diagram(spec)))
+    assert image.width <= 7.3 * charts.DPI  # shown at ~174 mm: text keeps its size
+    listed = dict(charts.columns_by_table(spec))
+    assert set(listed) == set(spec.table_names) and "check_in_date (date)" in listed["fact_bookings"]
+
+
+def test_profile_panels_skip_keys_and_calendar_parts(retail) -> None:
+    """No histogram of a surrogate key, no 'most common year', no days-per-month of a calendar."""
+    spec, _files, _key, profiles = retail
+    for table in profiles.tables:
+        for kind, column in charts.profile_panels(table, spec.table(table.name)):
+            assert column.name not in spec.table(table.name).primary_key, (table.name, column.name)
+            assert not column.name.endswith("_id"), (table.name, column.name)
+            if kind != "month":
+                assert not (column.type == "int" and re.search("year|month|day", column.name)), column.name
