@@ -107,7 +107,7 @@ def form_description(gate: int, attempt: int, *, checks_passed: bool, reason: st
             "",
         ]
     lines.append("Checks: passed." if checks_passed else f"Checks FAILED: {reason}")
-    lines += ["", f"Artifacts of this attempt: keys starting with `{gate_key(gate, attempt)}`."]
+    lines += ["", f"Artifacts of this attempt: keys starting with `{gate_key(gate, attempt)}` (keys count from 0)."]
     return "\n".join(lines)
 
 

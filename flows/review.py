@@ -114,6 +114,8 @@ def cell(value: Any) -> str:
             return ""
     except (TypeError, ValueError):  # lists and arrays are values, not missing
         pass
+    if isinstance(value, pd.Timestamp) and value == value.normalize() and value.tz is None:
+        return value.date().isoformat()  # a date column read as a timestamp: no ' 00:00:00'
     return " ".join(str(value).split()).replace("|", "/")
 
 

@@ -84,6 +84,8 @@ def test_the_spec_artifact_is_yaml_with_sql_blocks_that_reads_back_the_same(blue
 def test_cells_are_empty_for_missing_values_and_stay_on_one_line() -> None:
     assert [cell(v) for v in (None, math.nan, pd.NaT, pd.NA, float("nan"))] == [""] * 5
     assert cell("a |b\nc") == "a /b c" and cell(0) == "0" and cell(False) == "False"
+    assert cell(pd.Timestamp("2024-03-01")) == "2024-03-01"
+    assert cell(pd.Timestamp("2024-03-01 10:30")) == "2024-03-01 10:30:00"
 
 
 def test_wide_tables_show_a_limited_width_and_say_what_is_left_out() -> None:
