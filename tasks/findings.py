@@ -164,7 +164,9 @@ def human(column: str) -> str:
 
 
 # analytics abbreviations read as capitals (generic vocabulary, not a domain's)
-_ACRONYMS = {w: w.upper() for w in ("arpu", "aov", "cagr", "kpi", "gb", "mb", "nps", "csat", "ltv", "cac", "sku")}
+_ACRONYMS = {
+    w: w.upper() for w in ("arpu", "aov", "cagr", "kpi", "gb", "mb", "nps", "csat", "ltv", "cac", "sku", "mrr", "arr")
+}
 _ACRONYMS |= {"mom": "MoM", "yoy": "YoY", "qoq": "QoQ"}
 
 
@@ -188,6 +190,8 @@ def label_namer(column: str, values: pd.Series, sql: str = "") -> Callable[[Any]
         return lambda v: WEEKDAYS_SUNDAY_FIRST[int(v)] if 0 <= int(v) <= 6 else str(v)
     if _MONTH_NAME.search(column) and not _YEAR_NAME.search(column) and low >= 1 and high <= 12:
         return lambda v: MONTHS[int(v) - 1]
+    if re.search(r"hour", column, re.IGNORECASE) and low >= 0 and high <= 23:
+        return lambda v: f"{int(v):02d}:00"
     return None
 
 
@@ -449,7 +453,12 @@ def _prepare(answer: Answer, frame: pd.DataFrame | None) -> _Table:
             for row in frame[shown].itertuples(index=False, name=None)
         ]
     else:
-        names = [f"row {i + 1}" for i in range(len(frame))]
+        # no label column: a leading integer that tells rows apart (a quartile, a bucket) names them
+        first = frame.columns[0] if len(frame.columns) else None
+        if first is not None and first != focus(answer) and kinds.get(first) == "int" and frame[first].is_unique:
+            names = [f"{human(first)} {cell_text(v)}" for v in frame[first]]
+        else:
+            names = [f"row {i + 1}" for i in range(len(frame))]
     return _Table(frame, kinds, answer.units, names, focus(answer), labels)
 
 

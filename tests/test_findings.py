@@ -126,3 +126,16 @@ def test_before_after_ranking_and_the_summary() -> None:
     )
     assert 4 <= len(summary) <= 6 or len(summary) == 4
     assert summary[0].question_id in {"q06", "x"}  # a planted finding the answer shows ranks first
+
+
+def test_hours_read_as_clock_times_and_buckets_name_their_rows() -> None:
+    import pandas as pd
+
+    assert label_namer("hour_of_day", pd.Series([0, 19, 23]))(19) == "19:00"
+    buckets = _answer(
+        "q5", "What share of net sales does each quartile hold?", ["quartile", "net_sales_share_pct"],
+        [[1, 52.2], [2, 21.5], [3, 15.4], [4, 10.9]], ["int", "float"], {"net_sales_share_pct": "%"}, [],
+        "net_sales_share_pct", chart="pie",
+    )  # fmt: skip
+    text = analyse(buckets)[0].text
+    assert "quartile 1 has the largest share (52.2%)" in text and "row 1" not in text
