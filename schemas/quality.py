@@ -1,7 +1,9 @@
 """The quality report: 8 categories, each pass/fail with a score, counts and located failures.
 
 Planted messiness is expected, so failures that match the issue log are listed apart from
-unplanned defects; a planted issue that the checks cannot find is itself a finding.
+unplanned defects; a planted issue that the checks cannot find is itself a finding. Story checks
+(constant measures, degenerate answers, planted scenarios, text vs data, targets) sit in the
+categories like the others and are flagged ``story``; any unplanned one fails the verdict.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class Finding(_StrictModel):
     check_id: str = Field("", description="stable id: category:table.column:rule")
     observed: str = Field("", description="the measured value")
     expected: str = Field("", description="what the spec allows")
+    fix: str = Field("", description="how to repair the spec or the data when the check fails")
+    story: bool = Field(False, description="a story check (tasks.quality.categories.story): the data tells the story")
 
 
 class CategoryResult(_StrictModel):
@@ -57,6 +61,7 @@ class QualityReport(_StrictModel):
     categories: list[CategoryResult]
     verdict: Literal["pass", "fail"]
     unplanned_defects: int = 0
+    story_defects: int = Field(0, description="unplanned defects found by the story checks (among unplanned_defects)")
     planted_found: int = 0
     planted_missing: list[str] = Field(default_factory=list, description="planted issues the checks did not find")
     engine: str = Field("basic", description="what ran the checks, e.g. great_expectations")

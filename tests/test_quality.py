@@ -70,17 +70,10 @@ def null_not_allowed(t):
 
 
 def out_of_range(t):
-    """Quantity 11 (the spec allows 1..10); the line amount and order total follow, so only validity breaks."""
-    items, orders = t["order_items"], t["orders"]
-    not_returned = set(orders.loc[orders["status"] != "Returned", "order_id"])
-    i = items.index[items["order_id"].isin(not_returned)][0]
-    old = items.loc[i, "net_amount"]
-    items.loc[i, "quantity"] = 11
-    new = round(11 * items.loc[i, "unit_price"] * (1 - items.loc[i, "discount_rate"]), 2)
-    items.loc[i, "net_amount"] = new
-    o = orders.index[orders["order_id"] == items.loc[i, "order_id"]][0]
-    orders.loc[o, "order_total"] = round(orders.loc[o, "order_total"] - old + new, 2)
-    return "order_items", "quantity", "quantity=11"
+    """A payment method the spec does not list; nothing derives from it, so only validity breaks."""
+    orders = t["orders"]
+    orders.loc[5, "payment_method"] = "Barter"
+    return "orders", "payment_method", "payment_method=Barter"
 
 
 def end_before_start(t):
@@ -91,10 +84,11 @@ def end_before_start(t):
 
 
 def shifted_distribution(t):
-    customers = t["customers"]
-    rows = np.arange(0, len(customers), 3)
-    customers.loc[rows, "segment"] = "Corporate"
-    return "customers", "segment", "Corporate"
+    """A third of the orders paid by gift card (the spec says 5 %): still valid values, a wrong mix."""
+    orders = t["orders"]
+    rows = np.arange(0, len(orders), 3)
+    orders.loc[rows, "payment_method"] = "Gift Card"
+    return "orders", "payment_method", "Gift Card"
 
 
 def missing_month(t):
@@ -135,6 +129,21 @@ def test_clean_generated_data_passes_all_eight_categories(clean_report) -> None:
     assert [c.category for c in clean_report.categories] == list(CATEGORIES)
     assert all(c.evaluated > 0 for c in clean_report.categories)
     assert clean_report.engine.startswith("great_expectations")
+
+
+def _failing(report) -> set[str]:
+    return {f.check_id for c in report.categories for f in [*c.findings, *c.planted]}
+
+
+def test_each_checks_own_rule_gives_the_verdicts_of_gx(spec, clean, clean_report) -> None:
+    """``run_quality(gx=False)`` (the audit's fast path) fails exactly the checks the GX suites fail."""
+    tables = _copy(clean)
+    out_of_range(tables)
+    orphan_child(tables)
+    with_gx, without = run_quality(spec, tables), run_quality(spec, tables, gx=False)
+    assert _failing(with_gx) and _failing(with_gx) == _failing(without)
+    assert without.verdict == with_gx.verdict == "fail"
+    assert _failing(run_quality(spec, clean, gx=False)) == _failing(clean_report) == set()
 
 
 @pytest.mark.parametrize("category, mutate", MUTATIONS, ids=[m[0] for m in MUTATIONS])

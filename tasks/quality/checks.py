@@ -37,7 +37,7 @@ class Check:
       - ``python``: ``python(context)`` returns a ``Measured``.
     ``example`` (rows checks) is a text expression describing a row, for the report.
     ``inputs`` are the (table, column) pairs the check reads (column None: whole rows); planted
-    messiness on any of them explains a failure.
+    messiness on any of them explains a failure. ``fix`` says how to repair the spec when it fails.
     """
 
     category: str
@@ -54,6 +54,7 @@ class Check:
     max_value: float | None = None
     value_set: tuple[str, ...] | None = None
     inputs: frozenset[tuple[str, str | None]] = frozenset()
+    fix: str = ""
 
     @property
     def id(self) -> str:
@@ -74,11 +75,14 @@ class Check:
         return "any"
 
     def passes(self, observed: Any) -> bool:
-        """The same rule GX applies; used only to decide which failures need example rows."""
+        """The rule the GX suite applies to the metric (``run_quality(gx=False)`` decides with it).
+
+        GX ignores an empty metric (nulls count against no expectation), so a missing value passes.
+        """
+        if observed is None:
+            return True
         if self.value_set is not None:
             return str(observed) in self.value_set
-        if observed is None:
-            return False
         value = float(observed)
         return (self.min_value is None or value >= self.min_value) and (
             self.max_value is None or value <= self.max_value

@@ -16,39 +16,48 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from schemas.spec import QuestionSpec
+from schemas.results import Answer
+from schemas.spec import ChallengeSpec, QuestionSpec
+from tasks.answers import answer_question
 from tasks.engine.evaluate import evaluate
 from tasks.engine.messiness import row_keys
+from tasks.quality.categories.common import Schema, q
+from tasks.quality.categories.story import scenario_measures
 from tasks.quality.checks import Check, Measured
-from tasks.quality.suites import Schema, q
 from tasks.sql_sandbox import run_query
 
 EXAMPLES = 3
 
 
 class MeasureContext:
-    """What a Python measure may use: the sandbox connection, the frames and the schema."""
+    """What a Python measure may use: the sandbox connection, the frames and the schema.
+
+    It also holds, computed once per run, the planted scenarios' measured sizes and every question's
+    answer as the answer key writes it (``tasks.answers.answer_question``), for the story checks.
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame], schema: Schema):
         self.con = con
         self.frames = frames
         self.schema = schema
         self._answers: dict[str, Future] = {}
+        self._scenarios: Future | None = None
         self._pool: ThreadPoolExecutor | None = None
 
     def start_questions(self, questions: list[QuestionSpec]) -> None:
-        """Run the questions on a second cursor of the same database while the other checks run.
+        """Measure the scenarios, then run the questions on a second cursor while the other checks run.
 
         DuckDB releases the GIL while it runs a query, so the questions overlap the Python parts of the
         validation (GX import and run, example rows); ``question`` then only waits for its result.
         """
-        if not questions:
-            return
-        cursor = self.con.cursor()
+        spec = self.schema.spec
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="quality-questions")
-        for question in questions:
-            self._answers[question.id] = self._pool.submit(_answer, cursor, question)
-        self._pool.submit(cursor.close)
+        self._scenarios = self._pool.submit(scenario_measures, spec, self.frames)
+        if questions:
+            cursor = self.con.cursor()
+            for question in questions:
+                self._answers[question.id] = self._pool.submit(_answer, cursor, spec, question, self._scenarios)
+            self._pool.submit(cursor.close)
         self._pool.shutdown(wait=False)
 
     def close(self) -> None:
@@ -75,6 +84,9 @@ class MeasureContext:
             return Measured(len(frame), len(frame), (f"cannot recompute: {str(exc).splitlines()[0]}",))
         actual = frame[column].reset_index(drop=True)
         bad = _differs(actual, expected)
+        if self.schema.spec.table(table).column(column).type in ("int", "float", "decimal"):
+            # a value that is not a number at all is schema conformity's finding (its type), not this rule's
+            bad &= ~(actual.notna() & pd.to_numeric(actual, errors="coerce").isna()).to_numpy()
         return self._rows(table, frame, bad, lambda i: f"{column}={actual.iloc[i]}, expected {expected.iloc[i]}")
 
     def rollup(self, table: str, column: str, key: str, gen) -> Measured:
@@ -96,10 +108,26 @@ class MeasureContext:
         return self._rows(table, parent, bad, lambda i: f"{column}={actual.iloc[i]}, children give {expected.iloc[i]}")
 
     def question(self, question: QuestionSpec) -> Measured:
+        return self._result(question)[0]
+
+    def answer(self, question_id: str) -> Answer | None:
+        """The answer key's answer to a question (None when it could not be built)."""
+        question = next((q for q in self.schema.spec.questions if q.id == question_id), None)
+        return None if question is None else self._result(question)[1]
+
+    def scenario(self, name: str) -> dict | None:
+        """A scenario's measured size (``tasks.quality.categories.story.scenario_measures``)."""
+        if self._scenarios is None or self._scenarios.cancelled():
+            self._scenarios = _done(scenario_measures(self.schema.spec, self.frames))
+        return next((s for s in self._scenarios.result() if s["scenario"] == name), None)
+
+    def _result(self, question: QuestionSpec) -> tuple[Measured, Answer | None]:
         started = self._answers.get(question.id)
-        if started is not None and not started.cancelled():
-            return started.result()
-        return _answer(self.con, question)
+        if started is None or started.cancelled():
+            if self._scenarios is None or self._scenarios.cancelled():
+                self._scenarios = _done(scenario_measures(self.schema.spec, self.frames))
+            started = self._answers[question.id] = _done(_answer(self.con, self.schema.spec, question, self._scenarios))
+        return started.result()
 
     def _rows(self, table: str, frame: pd.DataFrame, bad: np.ndarray, describe) -> Measured:
         count = int(bad.sum())
@@ -110,12 +138,30 @@ class MeasureContext:
         return Measured(count, count, tuple(f"{k}: {describe(i)}" for k, i in zip(keys, where, strict=True)))
 
 
-def _answer(con: duckdb.DuckDBPyConnection, question: QuestionSpec) -> Measured:
+def _done(value) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
+def _answer(
+    con: duckdb.DuckDBPyConnection, spec: ChallengeSpec, question: QuestionSpec, scenarios: Future
+) -> tuple[Measured, Answer | None]:
+    """The non-empty metric of a question and its answer as the answer key writes it (one run of its SQL)."""
+    try:
+        answer = answer_question(spec, con, question, scenarios.result())
+    except Exception:  # noqa: BLE001 - the key cannot describe this result: the bare query still measures it
+        answer = None
+    if answer is not None and answer.error:
+        return Measured(0, 1, (answer.error,)), answer
+    if answer is not None:
+        rows = answer.row_count
+        return Measured(rows, 0 if rows else 1, () if rows else ("no rows",)), answer
     try:
         result = run_query(con, question.sql, label=question.id)
     except Exception as exc:  # noqa: BLE001 - the error is the finding
-        return Measured(0, 1, (f"{type(exc).__name__}: {str(exc).splitlines()[0]}",))
-    return Measured(len(result), 0 if len(result) else 1, () if len(result) else ("no rows",))
+        return Measured(0, 1, (f"{type(exc).__name__}: {str(exc).splitlines()[0]}",)), None
+    return Measured(len(result), 0 if len(result) else 1, () if len(result) else ("no rows",)), None
 
 
 def _differs(actual: pd.Series, expected: pd.Series, tolerance: float = 0.006) -> np.ndarray:

@@ -1,4 +1,8 @@
-"""6. Consistency: cross-column rules recomputed (derived, lookup, rollup), date order, children per parent."""
+"""6. Consistency: cross-column rules recomputed (derived, lookup, rollup), date order, children per parent.
+
+Story checks (``story.consistency_story_checks``): verdicts agree with the measured scenario sizes, the
+text names only years and places the data holds, targets differ from actuals.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from tasks.quality.categories.common import (
     source_sql,
     stored_decimals,
 )
+from tasks.quality.categories.story import consistency_story_checks
 from tasks.quality.checks import Check, Measured
 
 
@@ -56,7 +61,7 @@ def consistency_checks(schema: Schema) -> list[Check]:
                 check = _cardinality_check(schema, table, fk)
                 if check:
                     checks.append(check)
-    return checks
+    return checks + consistency_story_checks(schema)
 
 
 def input_slack(spec: ChallengeSpec, table: TableSpec, column: ColumnSpec, seen: frozenset = frozenset()) -> float:
@@ -303,25 +308,35 @@ def _rollup_check(schema: Schema, table: TableSpec, column: ColumnSpec) -> Check
 
 
 def _date_rules(
-    gen, schema: Schema, table: str, condition: str = "TRUE", on: str | None = None
-) -> list[tuple[str, str | None, object]]:
-    """(SQL condition over alias c, column it reads, generator) for a column's date rules, conditionals opened."""
+    gen, schema: Schema, table: str, condition: str = "TRUE", reads: frozenset[str] = frozenset()
+) -> list[tuple[str, frozenset[str], object]]:
+    """(SQL condition over alias c, columns it reads, generator) for a column's date rules, conditionals opened.
+
+    Nested conditionals AND their conditions; a conditional's ``default`` holds where no case matches
+    (an empty ``on`` value included), as the engine builds it.
+    """
     if isinstance(gen, ConditionalGenerator):
+        if not schema.has(table, gen.on):
+            return []
+        text = schema.text(table, gen.on, "c")
+        reads = reads | {gen.on}
         rules = []
         for key, case in gen.cases.items():
-            if not schema.has(table, gen.on):
-                continue
-            rules += _date_rules(case, schema, table, f"{schema.text(table, gen.on, 'c')} = {lit(str(key))}", gen.on)
+            rules += _date_rules(case, schema, table, f"({condition}) AND {text} = {lit(str(key))}", reads)
+        if gen.default is not None:
+            keys = ", ".join(lit(str(k)) for k in gen.cases)
+            rest = f"coalesce({text} NOT IN ({keys}), TRUE)" if keys else "TRUE"
+            rules += _date_rules(gen.default, schema, table, f"({condition}) AND {rest}", reads)
         return rules
     if isinstance(gen, DateOffsetGenerator) or (isinstance(gen, DateGenerator) and gen.after):
-        return [(condition, on, gen)]
+        return [(condition, reads, gen)]
     return []
 
 
 def _date_order_checks(schema: Schema, table: TableSpec, column: ColumnSpec) -> list[Check]:
     checks = []
     rules = _date_rules(column.generator, schema, table.name)
-    for i, (condition, on, gen) in enumerate(rules):
+    for i, (condition, reads, gen) in enumerate(rules):
         ref = gen.after if isinstance(gen, DateGenerator) else gen.from_column
         source = source_sql(schema, table, ref)
         if source is None:
@@ -340,7 +355,7 @@ def _date_order_checks(schema: Schema, table: TableSpec, column: ColumnSpec) -> 
                 continue
             bad = " OR ".join(terms)
             text = f"{column.name} - {ref} is within the offset's [{gen.offset.min}, {gen.offset.max}] {gen.unit}"
-        cond_inputs = {(table.name, on)} if on else set()
+        cond_inputs = {(table.name, c) for c in reads}
         sql = (
             f"SELECT {schema.describe(table.name, column.name, 'c')} || ', {ref}=' || CAST({start} AS VARCHAR) "
             f"AS example FROM {q(table.name)} c {join} "

@@ -1,4 +1,8 @@
-"""8. Coverage: row counts, every month of a date window that expects rows has some, every question answers."""
+"""8. Coverage: row counts, every month of a date window that expects rows has some, every question answers.
+
+Story check (``story.coverage_story_checks``): every answer is non-degenerate and shows a difference between
+the groups or periods it compares.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from schemas.spec import (
 )
 from tasks.engine.columns import date_weights
 from tasks.quality.categories.common import MONTH_MIN_EXPECTED, Schema, Z, date_window, present_columns, q, source_sql
+from tasks.quality.categories.story import coverage_story_checks
 from tasks.quality.checks import Check, Measured
 
 
@@ -193,4 +198,4 @@ def coverage_checks(schema: Schema) -> list[Check]:
                 inputs=frozenset({(t, None) for t in read}),
             )
         )
-    return checks
+    return checks + coverage_story_checks(schema)

@@ -1,4 +1,8 @@
-"""7. Distribution: numeric means and spreads and category shares near the generator's, within Z standard errors."""
+"""7. Distribution: numeric means and spreads and category shares near the generator's, within Z standard errors.
+
+Story checks (``story.distribution_story_checks``): no constant measure in a fact or aggregate table, and
+every planted scenario in the data at its stated size with a question linked to it.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from tasks.quality.categories.common import (
     present_columns,
     scenario_targets,
 )
+from tasks.quality.categories.story import distribution_story_checks
 from tasks.quality.checks import Check
 
 
@@ -120,4 +125,4 @@ def distribution_checks(schema: Schema) -> list[Check]:
                             inputs=inputs,
                         )
                     )
-    return checks
+    return checks + distribution_story_checks(schema)
