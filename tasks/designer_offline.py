@@ -40,6 +40,7 @@ from tasks.variation import (
     drop_scenario,
     jitter_weights,
     plan_removal,
+    renumber_questions,
     set_window,
     shift_years,
     try_removal,
@@ -273,12 +274,13 @@ class FeedbackContext:
         )
         shift_years(pool_data, years)
         spec = self.spec()
-        asked = {q["id"] for q in self.data["questions"]}
+        # by SQL, not id: kept questions are renumbered q01.. so their ids no longer name a blueprint question
+        asked = {_normal_sql(q["sql"]) for q in self.data["questions"]}
         columns = {f"{t.name}.{c.name}" for t in spec.tables for c in t.columns}
         scenarios = {s.name for s in spec.scenarios}
         pool = []
         for question in pool_data["questions"]:
-            if question["id"] in asked:
+            if _normal_sql(question["sql"]) in asked:
                 continue
             try:
                 refs = resolve_references(question["sql"], spec)
@@ -288,7 +290,12 @@ class FeedbackContext:
                 continue
             if question.get("scenario") and question["scenario"] not in scenarios:
                 question = {k: v for k, v in question.items() if k != "scenario"}
-            pool.append(question)
+            if shape.outside_window(question, self.data) is None:
+                pool.append(question)
+        # fresh ids after the spec's own (renumber_questions puts them in order once they are added)
+        taken = [int(q["id"][1:]) for q in self.data["questions"] if re.fullmatch(r"q\d+", q["id"])]
+        for offset, question in enumerate(pool, max(taken, default=0) + 1):
+            question["id"] = f"q{offset:02d}"
         return pool
 
 
@@ -768,6 +775,7 @@ def apply_feedback(data: dict, feedback: str, blueprint: Blueprint | None = None
                 notes.append(f"could not apply '{sentence}': " + "; ".join(refused) + " (edit the spec at the gate)")
             else:
                 notes.append(f"not understood: '{sentence}'; edit the spec at the gate instead (see docs/FEEDBACK.md)")
+    renumber_questions(data)  # added questions keep the learners' numbering: q01..qNN in order
     return notes
 
 
@@ -807,6 +815,10 @@ def _rename_company(data: dict, name: str) -> str:
     for key in ("title", "problem_statement"):
         profile[key] = profile[key].replace(old, name)
     return f"company renamed from {old} to {name}"
+
+
+def _normal_sql(sql: str) -> str:
+    return " ".join(sql.split()).lower()
 
 
 def _consumes(rule: Rule) -> bool:

@@ -490,9 +490,11 @@ def renumber_questions(data: dict) -> dict[str, str]:
     Nothing else in a spec names a question by id (a question names its scenario, not the reverse),
     so the ids are the only thing to change.
     """
-    width = max(2, len(str(len(data["questions"]))))
+    # other ids (the cleaning questions' clean_*) name what they are about and keep their own order
+    numbered = [q for q in data["questions"] if re.fullmatch(r"q\d+", q["id"])]
+    width = max(2, len(str(len(numbered))))
     moved = {}
-    for number, question in enumerate(data["questions"], 1):
+    for number, question in enumerate(numbered, 1):
         new_id = f"q{number:0{width}d}"
         moved[question["id"]] = new_id
         question["id"] = new_id

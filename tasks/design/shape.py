@@ -190,6 +190,11 @@ def _outside(question: dict, start: dt.date, end: dt.date) -> str | None:
     return None
 
 
+def outside_window(question: dict, data: dict) -> str | None:
+    """Why ``question`` is dated outside the spec's window, or None when it fits."""
+    return _outside(question, *_window(data))
+
+
 def drop_questions_outside(data: dict, start: dt.date, end: dt.date) -> list[str]:
     """Leave out questions whose dates or years lie outside the window (their answers would be empty)."""
     dropped = []
