@@ -83,8 +83,13 @@ def month_label(day: dt.date) -> str:
 
 
 def period_label(start: dt.date, end_exclusive: dt.date) -> str:
-    """``Jan-Jun 2024``, ``Nov 2023-Feb 2024`` or ``Mar 2024`` for [start, end_exclusive)."""
+    """``Jan-Jun 2024``, ``Nov 2023-Feb 2024`` or ``Mar 2024`` for [start, end_exclusive); days when shorter
+    than a month (``1-7 Nov 2023``)."""
     last = end_exclusive - dt.timedelta(days=1)
+    if (end_exclusive - start).days < 28:
+        if (start.year, start.month) == (last.year, last.month):
+            return f"{start.day}-{last.day} {last:%b %Y}" if start != last else f"{last.day} {last:%b %Y}"
+        return f"{start.day} {start:%b}-{last.day} {last:%b %Y}"
     if (start.year, start.month) == (last.year, last.month):
         return f"{start:%b %Y}"
     if start.year == last.year:
@@ -130,8 +135,10 @@ def _clamp_dates(gen: dict, start: dt.date, end: dt.date, *, whole: bool) -> Non
             if whole and day < start:
                 day = start
             gen[key] = day.isoformat()
-        if gen.get("start") and gen.get("end") and gen["start"] > gen["end"]:
-            gen["start"] = start.isoformat() if whole or gen["end"] >= start.isoformat() else gen["end"]
+        if gen.get("start") and gen.get("end") and gen["start"] >= gen["end"]:
+            # both bounds fell past the window's end: keep a month of room before it (openings, sign-ups)
+            last = dt.date.fromisoformat(gen["end"][:10])
+            gen["start"] = (start if whole else min(start, last - dt.timedelta(days=30))).isoformat()
     elif kind == "conditional":
         for case in [*gen["cases"].values(), gen.get("default")]:
             if case:
@@ -539,7 +546,7 @@ def plant_event(
     )
     name = _slug(f"{event.what} {at:%Y %m}", 60)
     # a promotion lasts its own dates; a price change, launch, crisis or rival stays in the data from then on
-    until = min(event.end or end, end) if event.kind in ("promotion", "pilot", "experiment") else end
+    until = min(event.end or end, end) if _temporary(event) else end
     if scored and scored[0][0] > 0:
         scenario = next(s for s in data["scenarios"] if s["name"] == scored[0][1])
         old_name = scenario["name"]
@@ -569,7 +576,7 @@ def plant_event(
     scenario["name"] = name
     scenario["optional"] = False
     scenario["description"] = (
-        f"{event.what[0].upper()}{event.what[1:]} in {month_label(at)}: "
+        f"{_event_name(event)[0].upper()}{_event_name(event)[1:]} in {month_label(at)}: "
         f"{_effect_words(scenario['effect'], scenario['table'])}"
         + (f" ({_where_words(scenario['condition']['where'])})" if scenario["condition"].get("where") else "")
         + "."
@@ -581,7 +588,17 @@ def plant_event(
 
 
 def _where_words(where: str) -> str:
-    return re.sub(r"\s*==\s*", " ", where).replace("'", "")
+    """``region == 'South'`` -> ``region South``; ``route_id in ['RT-02', 'RT-03']`` -> ``route id RT-02 or RT-03``."""
+    text = re.sub(
+        r"\bin\s*[\[(]([^\])]*)[\])]", lambda m: "is " + " or ".join(v.strip() for v in m.group(1).split(",")), where
+    )
+    text = re.sub(r"\s*==\s*", " ", text).replace("'", "").replace('"', "")
+    return re.sub(r"\b([a-z]+)_([a-z]+)\b", r"\1 \2", text)
+
+
+def _event_name(event: EventFact) -> str:
+    """The event as a noun phrase: the reader's words without a leading 'after', 'since' or 'before'."""
+    return re.sub(r"^(?:after|since|before|following)\s+(?:the\s+)?", "", event.what.strip(), flags=re.I) or event.what
 
 
 def _sql_condition(where: str | None) -> str:
@@ -593,8 +610,21 @@ def _sql_condition(where: str | None) -> str:
     return sql
 
 
+def _temporary(event: EventFact) -> bool:
+    """A campaign, festival, pilot or test lasts its own dates; a price change or crisis stays from then on."""
+    if event.kind in ("promotion", "pilot", "experiment"):
+        return True
+    short = event.start and event.end and (event.end - event.start).days <= 31
+    return bool(event.kind == "other" and short and event.end != _month_end(event.start))
+
+
+def _month_end(day: dt.date) -> dt.date:
+    return add_months(month_start(day), 1) - dt.timedelta(days=1)
+
+
 def _periods(event: EventFact, data: dict, lex: Lexicon) -> tuple[dt.date, dt.date, dt.date, dt.date]:
-    """[before_start, before_end) and [after_start, after_end): the brief's periods, else equal months around it."""
+    """[before_start, before_end) and [after_start, after_end): the brief's periods, else equal months around it
+    (for a short campaign: its own days against as many days just before it)."""
     start, end = _window(data)
     if event.before and event.after:
         return (
@@ -603,6 +633,9 @@ def _periods(event: EventFact, data: dict, lex: Lexicon) -> tuple[dt.date, dt.da
             event.after.start,
             min(event.after.end, end) + dt.timedelta(days=1),
         )
+    if _temporary(event) and event.end and (event.end - event.start).days <= 31:
+        days = (event.end - event.start).days + 1
+        return max(start, event.start - dt.timedelta(days=days)), event.start, event.start, event.end + dt.timedelta(1)
     at = month_start(event.start)
     months = min(lex.before_after_months, months_between(start, at), months_between(at, end) + 1)
     months = max(months, 1)
@@ -622,12 +655,19 @@ def before_after_question(data: dict, scenario: dict, event: EventFact, lex: Lex
     effect = scenario["effect"]
     before, after = period_label(b0, b1), period_label(a0, a1)
     noun = table.removeprefix("fact_").removeprefix("dim_").replace("_", " ")
+    noun = noun if noun.endswith("s") else noun + "s"
     segment_sql = _sql_condition(scenario["condition"].get("where"))
     segment_cols = sorted(expression_names(scenario["condition"]["where"])) if segment_sql else []
     group = ", ".join(segment_cols)
-    per_month = f"ROUND(COUNT(*) * 1.0 / COUNT(DISTINCT date_trunc('month', {date_column})), 1)"
+    daily = (a1 - a0).days < 60
+    unit = "day" if daily else "month"
+    per = (
+        f"ROUND(COUNT(*) * 1.0 / COUNT(DISTINCT CAST({date_column} AS DATE)), 1)"
+        if daily
+        else f"ROUND(COUNT(*) * 1.0 / COUNT(DISTINCT date_trunc('month', {date_column})), 1)"
+    )
     # the measure the effect changes comes first: the answer key compares the first relative column
-    measures = [f"{per_month} AS {_slug(noun, 30)}_per_month", f"COUNT(*) AS {_slug(noun, 30)}_count"]
+    measures = [f"{per} AS {_slug(noun, 30)}_per_{unit}", f"COUNT(*) AS {_slug(noun, 30)}_count"]
     if effect["kind"] == "scale":
         column = effect["column"]
         measures = [
@@ -658,14 +698,20 @@ def before_after_question(data: dict, scenario: dict, event: EventFact, lex: Lex
         )
         measure_words = f"the mix of {column.replace('_', ' ')}"
     elif effect["kind"] == "scale":
-        measure_words = f"the average {effect['column'].replace('_', ' ')}"
+        measure_words = f"the average {effect['column'].removeprefix('avg_').replace('_', ' ')}"
     else:
         measure_words = f"the number of {noun}"
     segment_words = f" in {_where_words(scenario['condition']['where'])}" if segment_sql else ""
-    text = (
-        f"How did {measure_words}{segment_words} change after the {event.what} in {month_label(event.start)}? "
-        f"Compare {before} with {after}."
-    )
+    if daily:
+        text = (
+            f"How did {measure_words}{segment_words} during the {_event_name(event)} ({after}) compare with "
+            f"the days just before it ({before})?"
+        )
+    else:
+        text = (
+            f"How did {measure_words}{segment_words} change after the {_event_name(event)} in "
+            f"{month_label(event.start)}? Compare {before} with {after}."
+        )
     return {
         "id": _next_id(data),
         "text": text,
@@ -727,11 +773,21 @@ def _values_of(data: dict, names: tuple[str, ...]) -> list[str]:
     return []
 
 
+_NUMBER_PHRASE = re.compile(
+    r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|eighteen|twenty"
+    r"|thirty|forty|fifty|hundreds?|thousands?)(?:-\w+)?\s+(?=[a-z])",
+    re.IGNORECASE,
+)
+
+
 def render_statement(data: dict, frame: BriefFrame, brief_scenarios: list[str]) -> str:
     """The problem statement from spec fields: who, where, when, what happened (planted brief events only)."""
     profile = data["challenge"]
     company = profile["company"]["name"]
     about = profile["company"].get("profile", "").strip().rstrip(".")
+    if any(t.get("rows") == c.value for c in frame.counts for t in data["tables"]):
+        # the blueprint's own sizes ("a chain of eighteen restaurants") would contradict the brief's counts
+        about = _NUMBER_PHRASE.sub("", about)
     lead = f"{company} is {about[0].lower()}{about[1:]}." if re.match(r"(?i)^an?\s", about) else f"{company}."
     cities = _values_of(data, CITY_COLUMNS)
     named = [c for c in frame.geography.cities if c in cities]
@@ -739,12 +795,11 @@ def render_statement(data: dict, frame: BriefFrame, brief_scenarios: list[str]) 
     for count in frame.counts:
         table = next((t for t in data["tables"] if t.get("rows") == count.value), None)
         if table is not None:
-            sizes.append(f"{count.value:,} {count.entity}")
+            sizes.append(count.source)
     where = f" in {_join(named)}" if named else (f" in {len(cities)} cities" if frame.geography.city_count else "")
     operates = f" It has {_join(sizes)}{where}." if sizes else (f" It works{where}." if where else "")
     by_name = {s["name"]: s for s in data.get("scenarios", [])}
     happened = [by_name[n]["description"].split(":")[0] for n in brief_scenarios if n in by_name]
-    happened = [f"the {h[0].lower()}{h[1:]}" if not h[:2].isupper() else h for h in happened]
     events = ""
     if happened:
         noun = "event matters" if len(happened) == 1 else "events matter"
