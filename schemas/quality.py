@@ -62,6 +62,9 @@ class QualityReport(_StrictModel):
     verdict: Literal["pass", "fail"]
     unplanned_defects: int = 0
     story_defects: int = Field(0, description="unplanned defects found by the story checks (among unplanned_defects)")
+    story_gate: Literal["block", "report"] = Field(
+        "block", description="block: story defects fail the verdict; report: they are listed but do not fail it"
+    )
     planted_found: int = 0
     planted_missing: list[str] = Field(default_factory=list, description="planted issues the checks did not find")
     engine: str = Field("basic", description="what ran the checks, e.g. great_expectations")

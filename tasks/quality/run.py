@@ -23,6 +23,7 @@ from tasks.quality.checks import Check, Measured
 from tasks.quality.gx_suites import preload_gx, validate_with_gx
 from tasks.quality.measure import MeasureContext, add_examples, measure_checks
 from tasks.quality.suites import Schema, build_checks
+from tasks.settings import get_settings
 from tasks.sql_sandbox import sandbox
 
 ENGINE = "great_expectations 1.x (suites on DuckDB-computed metrics)"
@@ -167,7 +168,12 @@ def build_report(
     seconds: dict[str, float],
     gx_seconds: float,
 ) -> QualityReport:
-    """Turn metrics and GX verdicts into the report (planted findings apart from unplanned defects)."""
+    """Turn metrics and GX verdicts into the report (planted findings apart from unplanned defects).
+
+    Story-check defects fail the verdict only when ``DATAFACTORY_STORY_GATE=block``; by default they are
+    reported (in their category, in ``story_defects`` and the PDF) without stopping the run.
+    """
+    story_blocks = get_settings().story_gate == "block"
     present_entries = [e for i, e in enumerate(issue_log) if present.get(i, False)]
     groups: dict[tuple[str, str | None, str], list[int]] = defaultdict(list)
     for i, entry in enumerate(issue_log):
@@ -208,7 +214,7 @@ def build_report(
         categories.append(
             CategoryResult(
                 category=category,
-                passed=not findings,
+                passed=not [f for f in findings if story_blocks or not f.story],
                 score=round(100.0 * (evaluated - failed) / evaluated, 1) if evaluated else 100.0,
                 evaluated=evaluated,
                 failed=failed,
@@ -242,11 +248,13 @@ def build_report(
         elif not detected.get(key):
             undetected.append(f"{kind} in {where}: {len(indexes)} cases, present, flagged by no rule")
     unplanned = sum(len(c.findings) for c in categories)
+    blocking = sum(1 for c in categories for f in c.findings if story_blocks or not f.story)
     return QualityReport(
         categories=categories,
-        verdict="fail" if unplanned or missing else "pass",
+        verdict="fail" if blocking or missing else "pass",
         unplanned_defects=unplanned,
         story_defects=sum(f.story for c in categories for f in c.findings),
+        story_gate="block" if story_blocks else "report",
         planted_found=sum(len(c.planted) for c in categories),
         planted_missing=missing,
         engine=ENGINE,
