@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -279,6 +280,13 @@ def interrupt_queries_on_signals() -> Iterator[None]:
         reader.close()
 
 
+def _let_signal_handlers_run() -> None:
+    """A signal interrupted the query: give its Python handler (KeyboardInterrupt, Prefect's SIGTERM bridge)
+    a few bytecode boundaries to run before the interrupt error propagates, so the handler's exception wins."""
+    for _ in range(20):
+        time.sleep(0.005)
+
+
 class _Watch:
     """Interrupts ``con`` after ``seconds`` unless the query finished first (then it does nothing)."""
 
@@ -333,12 +341,15 @@ def run_query(
     with _Watch(con, limits.timeout_seconds) as watch:
         try:
             return _fetch_capped(con.execute(sql), limits.max_rows, label)
-        except duckdb.InterruptException:
+        except (duckdb.InterruptException, RuntimeError) as exc:
+            if not isinstance(exc, duckdb.InterruptException) and "interrupted" not in str(exc).lower():
+                raise
             if watch.expired:
                 raise SqlLimitExceeded(
                     f"{label} ran longer than {seconds} s and was stopped; simplify it "
                     "or raise DATAFACTORY_SQL_TIMEOUT_SECONDS"
                 ) from None
+            _let_signal_handlers_run()
             raise
         except duckdb.OutOfMemoryException:
             raise SqlLimitExceeded(
