@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="datafactory-audit-prefect-"))
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-DEFAULT_BRIEFS = Path("/work/shared/briefs/dev_briefs.yaml")
+DEFAULT_BRIEFS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "dev_briefs.yaml"
 LOCALES = ("en_US", "en_IN")
 ROWS = 3_000
 

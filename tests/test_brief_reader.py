@@ -21,9 +21,7 @@ from schemas.errors import InputError
 from tasks.design.brief_reader import festival_dates, load_lexicon, read_brief
 
 ROOT = Path(__file__).resolve().parent.parent
-DEV_BRIEFS = Path("/work/shared/briefs/dev_briefs.yaml")
-if not DEV_BRIEFS.is_file():
-    DEV_BRIEFS = ROOT.parent / "shared" / "briefs" / "dev_briefs.yaml"
+DEV_BRIEFS = ROOT / "tests" / "fixtures" / "dev_briefs.yaml"  # a copy of shared/briefs/dev_briefs.yaml
 TODAY = dt.date(2026, 12, 1)
 DEV = yaml.safe_load(DEV_BRIEFS.read_text()) if DEV_BRIEFS.is_file() else []
 

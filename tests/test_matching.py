@@ -125,7 +125,7 @@ HARD_BRIEFS = [
     ("restaurant", "A family-run diner wants to know its average bill per cover and its busiest hours."),
 ]
 
-DEV_BRIEFS = Path(__file__).resolve().parents[2] / "shared" / "briefs" / "dev_briefs.yaml"
+DEV_BRIEFS = Path(__file__).resolve().parent / "fixtures" / "dev_briefs.yaml"  # a copy of shared/briefs
 # dev brief id -> (blueprints acceptable as the best, whether a low-confidence answer is acceptable):
 # decided by reading the blueprints; a brief no blueprint fits (None) must come out low-confidence
 DEV_EXPECTED: dict[str, tuple[frozenset[str] | None, bool]] = {
