@@ -338,6 +338,27 @@ def test_a_silent_forked_gx_process_is_killed_and_gx_runs_here(spec, clean, tmp_
     assert wait_for_data_docs(docs) == docs  # rendered here instead
 
 
+def test_a_forked_gx_process_that_crashes_is_replaced_by_gx_here(spec, clean, tmp_path, monkeypatch, caplog) -> None:
+    """A child killed by a signal before its verdict (seen once: exit status -11) does not fail the run."""
+    import os
+    import signal
+
+    tables = {k: v.head(100) for k, v in clean.items()}
+    parent, run_suites = os.getpid(), gx_suites._run_suites
+
+    def crash_in_the_child(checks, measured, docs):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return run_suites(checks, measured, docs)
+
+    monkeypatch.setattr(gx_suites, "_run_suites", crash_in_the_child)
+    docs = tmp_path / "docs"
+    report = run_quality(spec, tables, data_docs_dir=docs, forked=True)
+    assert report.verdict == run_quality(spec, tables).verdict
+    assert "before its verdict" in caplog.text
+    assert wait_for_data_docs(docs) == docs
+
+
 def test_render_report_table_lists_every_category_and_the_findings(spec, clean) -> None:
     tables = _copy(clean)
     orphan_child(tables)
