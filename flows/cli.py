@@ -123,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # bad options fail here, before the heavy imports and before Prefect starts its server
     settings = _settings(args.out)
     check_inputs(args.brief, args.rows, args.variant, args.seed, settings)
-    if args.domain and not args.sample:
+    if args.domain and not args.sample and args.domain != "compose":
         from tasks.domains import get_blueprint
 
         get_blueprint(args.domain, settings.domains_dir)  # an unknown domain names the available ones

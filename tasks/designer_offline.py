@@ -26,6 +26,7 @@ from schemas.serialize import spec_from_data, spec_to_data
 from schemas.spec import ChallengeSpec
 from tasks.design import shape
 from tasks.design.brief_reader import read_brief
+from tasks.design.compose import COMPOSE_OPTION, COMPOSED_DOMAIN, compose, route
 from tasks.design.kpi_questions import ask_kpis
 from tasks.domains import DomainMatch, get_blueprint, match_confidence, rank_domains, tokens
 from tasks.messiness_plan import feedback_pattern as messiness_pattern
@@ -104,6 +105,8 @@ def choose_domain(brief: str, domain: str | None) -> tuple[str, list[DomainMatch
         InputError: unknown ``domain``, or an empty library.
     """
     ranked = rank_domains(brief)
+    if domain == COMPOSE_OPTION:
+        return COMPOSED_DOMAIN, ranked
     if domain:
         get_blueprint(domain)  # raises a clear error for an unknown domain
         forced = [m for m in ranked if m.domain == domain]
@@ -163,29 +166,43 @@ def design_offline(
         raise InputError(f"locale '{locale}' is not of the form en_US or en_IN")
     frame = read_brief(brief)
     chosen, ranked = choose_domain(brief, domain)
-    blueprint = get_blueprint(chosen)
+    chosen, why = route(frame, chosen, ranked, forced=bool(domain))
+    locale = locale or frame.locale or detect_locale(brief)
+    if chosen == COMPOSED_DOMAIN:
+        blueprint, chosen_notes = compose(frame, rows=rows, locale=locale)
+        chosen_notes = [f"composed: {why}", *chosen_notes]
+    else:
+        blueprint = get_blueprint(chosen)
+        chosen_notes = domain_notes(chosen, ranked, forced=bool(domain), why=why)
     if previous is not None and feedback and previous.challenge.domain == chosen:
         data = spec_to_data(previous)
         notes = ["feedback applied to the reviewed spec"]
     else:
-        locale = locale or frame.locale or detect_locale(brief)
         rng = random.Random(f"{seed}:{attempt}:{chosen}")
         data, notes = vary_blueprint(
-            blueprint, rng, seed=seed, variant=variant, locale=locale, rows=rows, brief=brief, frame=frame
+            blueprint,
+            rng,
+            seed=seed,
+            variant=variant,
+            locale=locale,
+            rows=rows,
+            brief=brief,
+            frame=frame,
+            shift=chosen != COMPOSED_DOMAIN,
         )
-        notes = domain_notes(chosen, ranked, forced=bool(domain)) + notes
+        notes = chosen_notes + notes
     if feedback:
         notes += apply_feedback(data, feedback, blueprint)
     return Design(spec_from_data(data), chosen, ranked[:4], notes, "offline", frame)
 
 
-def domain_notes(chosen: str, ranked: list[DomainMatch], *, forced: bool) -> list[str]:
+def domain_notes(chosen: str, ranked: list[DomainMatch], *, forced: bool, why: str = "") -> list[str]:
     """Why this blueprint: forced, a confident match, or the best of weak matches (said plainly at gate 1)."""
     if forced:
         return [f"domain {chosen}: chosen with --domain"]
     confidence = match_confidence(ranked)
     if confidence.confident:
-        return [f"domain {chosen}: {confidence.reason}"]
+        return [f"domain {chosen}: {why or confidence.reason}"]
     return [
         f"LOW CONFIDENCE: no blueprint clearly fits this brief ({confidence.reason}); {chosen} is the closest. "
         "Check the tables and questions, regenerate with --domain, or edit the spec."
@@ -203,6 +220,7 @@ def vary_blueprint(
     brief: str,
     frame: BriefFrame | None = None,
     today: dt.date | None = None,
+    shift: bool = True,
 ) -> tuple[dict, list[str]]:
     """A seeded variation of ``bp``'s spec as spec data, shaped by the brief's frame, with notes on what was
     drawn and what of the brief was carried."""
@@ -226,7 +244,7 @@ def vary_blueprint(
     dated = frame.window is not None or any(e.start for e in frame.events) or frame.fiscal_year is not None
     if dated:
         notes += shape.shape_window(data, frame, today or dt.date.today())
-    else:
+    elif shift:  # a composed spec's window is already the brief's (or the last two years)
         notes += shift_years(data, rng.choice(YEAR_SHIFTS))
     jitter_weights(data, rng)
     notes += shape.shape_identity(data, frame)

@@ -1,0 +1,570 @@
+"""The composer: a challenge built from building blocks (``domains/parts/``) when no blueprint fits the brief.
+
+Contract: ``compose_blueprint(frame, ...)`` reads the brief's frame (its nouns, counts, KPIs, events, places,
+window), picks a shape (``domains/parts/shapes/*.yaml``) by its trigger words, fills the roles of the
+vocabulary (event, outlet, person, item, staff, unit, place) with the brief's own nouns, renders the shape's
+table, question and scenario templates with them, adds the columns the brief's KPIs need, and returns an
+ordinary ``Blueprint`` (spec validated like any other). The offline designer then varies it like a
+hand-written blueprint: company, window, places, counts, events and KPI questions are carried by the same
+steps (``tasks/design/shape.py``), so a composed challenge and a blueprint challenge differ only in where
+their tables came from. No per-brief code: every word comes from the frame or from the part files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+import string
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from schemas.blueprint import Blueprint
+from schemas.brief import BriefFrame
+from schemas.errors import InputError, SpecError
+from schemas.parts import Catalog, Catalogs, Dimensions, Shape, TablePart, Vocabulary
+from tasks.design.kpi_columns import add_kpis
+from tasks.design.places import Places, currency_of, places_for
+from tasks.domains import DomainMatch, blueprint_texts, get_blueprint, match_confidence, stem, tokens
+from tasks.settings import get_settings
+
+COMPOSED_DOMAIN = "composed"
+COMPOSE_OPTION = "compose"  # --domain compose
+ENTITY_ROLES = ("event", "activity", "outlet", "person", "item", "staff", "unit")
+COVERAGE_MIN = 0.5  # a blueprint holding fewer of the brief's entities than this is not the brief's challenge
+ROLE_ORDER = ("event", "activity", "outlet", "person", "item", "staff", "unit", "place")
+MAX_QUESTIONS = 10
+UNIT_FALLBACK = ["Operations", "Sales", "Service", "Support"]
+
+
+# --------------------------------------------------------------------------- the part library
+
+
+@dataclass(frozen=True)
+class PartLibrary:
+    vocabulary: Vocabulary
+    catalogs: list[Catalog]
+    dimensions: dict[str, TablePart]
+    shapes: dict[str, Shape]
+
+
+def parts_dir() -> Path:
+    return get_settings().domains_dir / "parts"
+
+
+def _read(path: Path, model: type) -> Any:
+    try:
+        return model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValueError) as exc:
+        raise SpecError(f"{path}: {exc}; fix the part file (see the comments at its top)") from exc
+
+
+@lru_cache(maxsize=4)
+def _load(directory: str, stamp: tuple[tuple[str, float], ...]) -> PartLibrary:
+    del stamp  # cache key only
+    root = Path(directory)
+    shapes = {}
+    for path in sorted((root / "shapes").glob("*.yaml")):
+        shape = _read(path, Shape)
+        shapes[shape.shape] = shape
+    if "transactions" not in shapes:
+        raise SpecError(f"{root / 'shapes'} has no transactions.yaml: the composer needs its default shape")
+    return PartLibrary(
+        _read(root / "vocabulary.yaml", Vocabulary),
+        _read(root / "catalogs.yaml", Catalogs).catalogs,
+        _read(root / "dimensions.yaml", Dimensions).parts,
+        shapes,
+    )
+
+
+def load_parts(directory: Path | None = None) -> PartLibrary:
+    root = directory or parts_dir()
+    files = sorted(root.rglob("*.yaml"))
+    if not files:
+        raise InputError(f"no part library in {root}; set DATAFACTORY_DOMAINS_DIR to the folder holding parts/")
+    return _load(str(root), tuple((str(p), p.stat().st_mtime) for p in files))
+
+
+# --------------------------------------------------------------------------- reading the brief's roles
+
+
+def _snake(noun: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", noun.lower()).strip("_")
+
+
+def plural(noun: str, vocabulary: Vocabulary) -> str:
+    if noun in vocabulary.plural:
+        return vocabulary.plural[noun]
+    last = noun.split()[-1]
+    if last in vocabulary.plural:
+        return noun[: -len(last)] + vocabulary.plural[last]
+    if re.search(r"(s|x|z|ch|sh)$", noun):
+        return noun + "es"
+    if re.search(r"[^aeiou]y$", noun):
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def _brief_nouns(frame: BriefFrame) -> list[str]:
+    """Counted entities first (they size tables), then the nouns in reading order, then two-word phrases."""
+    # the stakeholder's words ("the marketing team") are who asks, not what the data holds
+    asker = set(tokens(frame.stakeholder.source)) if frame.stakeholder else set()
+    words = [c.entity.lower() for c in frame.counts] + [n.lower() for n in frame.nouns if n.lower() not in asker]
+    text = frame.brief.lower()
+    seen: list[str] = []
+    for word in words:
+        if word not in seen:
+            seen.append(word)
+    phrases = re.findall(r"[a-z]+ [a-z]+", text)
+    return seen + [p for p in phrases if p not in seen]
+
+
+def read_roles(frame: BriefFrame, shape: Shape, vocabulary: Vocabulary) -> dict[str, str]:
+    """role -> the brief's noun for it (singular); the shape's defaults fill the roles the shape must have."""
+    nouns = _brief_nouns(frame)
+    stems = {n: stem(n.split()[-1]) for n in nouns}
+    taken: set[str] = set()
+    roles: dict[str, str] = {}
+    for role in ROLE_ORDER:
+        wanted = vocabulary.roles.get(role)
+        if wanted is None:
+            continue
+        by_stem = {stem(n.split()[-1]) if " " not in n else n: n for n in wanted.nouns}
+        for noun in nouns:
+            key = noun if " " in noun else stems[noun]
+            if key in by_stem and key not in taken:
+                roles[role] = by_stem[key]
+                taken.add(key)
+                break
+    for role, noun in shape.defaults.items():
+        roles.setdefault(role, noun)
+    return roles
+
+
+def shape_scores(frame: BriefFrame, library: PartLibrary) -> dict[str, int]:
+    """How many distinct trigger words or phrases of each shape the brief holds."""
+    text = " " + " ".join(tokens(frame.brief)) + " "
+    scores = {}
+    for name, shape in library.shapes.items():
+        hits = {t for t in shape.triggers if f" {' '.join(tokens(t))} " in text}
+        scores[name] = len(hits)
+    return scores
+
+
+def choose_shape(frame: BriefFrame, library: PartLibrary) -> tuple[Shape, str]:
+    """The shape whose triggers the brief meets most (at its minimum), else the transactions shape."""
+    scores = shape_scores(frame, library)
+    fitting = [(s, n) for n, s in scores.items() if s >= library.shapes[n].min_trigger_score]
+    if not fitting:
+        return library.shapes["transactions"], "no special shape's words in the brief: events of the business"
+    score, name = max(fitting)
+    return library.shapes[name], f"{score} of the brief's words call for it"
+
+
+# --------------------------------------------------------------------------- blueprint or composition
+
+
+def brief_entities(frame: BriefFrame, library: PartLibrary | None = None) -> list[str]:
+    """The brief's own nouns for the composer's entity roles (no defaults): what its tables must hold."""
+    library = library or load_parts()
+    bare = Shape(shape="bare", title="-", description="-", facts=library.shapes["transactions"].facts)
+    roles = read_roles(frame, bare, library.vocabulary)
+    return [noun for role, noun in roles.items() if role in ENTITY_ROLES]
+
+
+def _table_words(blueprint: Blueprint) -> set[str]:
+    """Stems of the blueprint's table and column names, descriptions and values: what its data speaks of."""
+    words = set()
+    for source, text in blueprint_texts(blueprint):
+        if source not in ("table", "column", "value"):
+            continue  # keywords and statements name what a brief may say, not what the tables hold
+        words |= {stem(w) for w in tokens(text.replace("_", " "))}
+    return words
+
+
+def blueprint_covers(blueprint: Blueprint, nouns: list[str]) -> list[str]:
+    """The nouns whose word a table or column name of the blueprint holds."""
+    words = _table_words(blueprint)
+    return [n for n in nouns if stem(n.split()[-1]) in words]
+
+
+def route(frame: BriefFrame, chosen: str, ranked: list[DomainMatch], *, forced: bool) -> tuple[str, str]:
+    """The blueprint to vary, or ``composed``, with the reason gate 1 shows.
+
+    A blueprint is kept when it matches confidently, its tables hold at least half of the brief's entities,
+    and the brief calls for no special shape (a survey, a panel ...) that its tables lack.
+    """
+    if chosen == COMPOSED_DOMAIN:
+        return chosen, "chosen with --domain compose"
+    if forced:
+        return chosen, ""
+    confidence = match_confidence(ranked)
+    if not confidence.confident:
+        return COMPOSED_DOMAIN, f"no blueprint clearly fits ({confidence.reason})"
+    library = load_parts()
+    blueprint = get_blueprint(chosen)
+    nouns = brief_entities(frame, library)
+    covered = blueprint_covers(blueprint, nouns)
+    missing = [n for n in nouns if n not in covered]
+    if len(nouns) >= 2 and len(covered) / len(nouns) < COVERAGE_MIN:
+        return COMPOSED_DOMAIN, (
+            f"the {chosen} blueprint matches the words, but its tables hold {len(covered)} of the brief's "
+            f"{len(nouns)} entities (missing: {', '.join(missing)})"
+        )
+    shape, _ = choose_shape(frame, library)
+    if shape.shape != "transactions":
+        words = _table_words(blueprint)
+        if not any(stem(t.split()[-1]) in words for t in shape.triggers if f" {t} " in f" {frame.brief.lower()} "):
+            return COMPOSED_DOMAIN, f"the brief calls for a {shape.shape} challenge, which the {chosen} blueprint lacks"
+    held = f"; its tables hold {len(covered)} of the brief's {len(nouns)} entities" if nouns else ""
+    return chosen, confidence.reason + held
+
+
+# --------------------------------------------------------------------------- the template words
+
+
+@dataclass
+class Composition:
+    """What the composer decided: roles, features, places, catalog, and the template words they give."""
+
+    shape: Shape
+    roles: dict[str, str]
+    features: set[str]
+    places: Places
+    catalog: Catalog
+    window: tuple[dt.date, dt.date]
+    currency: str
+    words: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _fill(node: Any, words: dict[str, str]) -> Any:
+    """Every string of ``node`` with its ${word}s filled; an unknown word names itself in the error."""
+    if isinstance(node, str):
+        try:
+            return string.Template(node).substitute(words)
+        except KeyError as exc:
+            word = exc.args[0]
+            raise SpecError(f"part template '{node[:60]}' uses ${{{word}}}, which no role or feature gives") from exc
+    if isinstance(node, list):
+        return [_fill(v, words) for v in node]
+    if isinstance(node, dict):
+        return {_fill(k, words): _fill(v, words) for k, v in node.items()}
+    return node
+
+
+def _needed(node: dict, features: set[str]) -> bool:
+    return all(need in features for need in node.get("needs", []))
+
+
+def _window_words(start: dt.date, end: dt.date) -> dict[str, str]:
+    span = (end - start).days
+    late = start + dt.timedelta(days=int(span * 2 / 3))
+    late = late.replace(day=1)
+    return {
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "history_start": start.replace(year=start.year - 2).isoformat(),
+        "late_start": late.isoformat(),
+        "late_label": f"{late:%B %Y}",
+    }
+
+
+def template_words(comp: Composition, vocabulary: Vocabulary) -> dict[str, str]:
+    words: dict[str, str] = {"currency": comp.currency}
+    for role in ROLE_ORDER:
+        noun = comp.roles.get(role, role)
+        many = plural(noun, vocabulary)
+        words[role] = _snake(noun)
+        words[role + "s"] = _snake(many)
+        words[role + "_title"] = noun.title()
+        words[role + "_words"] = noun
+        words[role + "s_words"] = many
+    words["staffs"] = _snake(plural(comp.roles.get("staff", "staff"), vocabulary))
+    words["capacity_unit"] = "places"
+    words["quantity_expr"] = "quantity" if "quantity" in comp.features else "1"
+    words["typical_price"] = "25"
+    for i, place in enumerate(comp.places.names[:6], 1):
+        words[f"place_{i}"] = place
+        words[f"place_slug_{i}"] = _snake(place) or f"place_{i}"
+    words.update(_window_words(*comp.window))
+    return words
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _catalog_for(frame: BriefFrame, catalogs: list[Catalog]) -> Catalog:
+    brief = {stem(w) for w in tokens(frame.brief)} | {stem(n) for n in frame.nouns}
+    for catalog in catalogs:
+        if any(stem(w) in brief or all(stem(p) in brief for p in w.split()) for w in catalog.words):
+            return catalog
+    return catalogs[-1]
+
+
+def _places_generator(gen: dict, comp: Composition) -> dict:
+    level = gen["level"]
+    if level == "place":
+        values = comp.places.names
+        if gen.get("weighted"):
+            return {"kind": "categorical", "values": values, "weights": comp.places.weights}
+        return {"kind": "categorical", "values": values}
+    mapping = comp.places.states if level == "state" else comp.places.tiers
+    cases = {name: {"kind": "categorical", "values": [mapping.get(name, "Other")]} for name in comp.places.names}
+    return {"kind": "conditional", "on": comp.words["place"], "cases": cases}
+
+
+def _catalog_generator(gen: dict, comp: Composition, rate: float) -> dict:
+    field_ = gen["field"]
+    items = [(name, cat) for cat, c in comp.catalog.categories.items() for name in c.items]
+    if field_ == "unit":
+        return {"kind": "categorical", "values": comp.catalog.units or UNIT_FALLBACK}
+    if field_ == "name":
+        return {"kind": "categorical", "values": [n for n, _ in items]}
+    if field_ == "category":
+        cases = {n: {"kind": "categorical", "values": [c]} for n, c in items}
+        return {"kind": "conditional", "on": f"{comp.words['item']}_name", "cases": cases}
+    cases = {}
+    for name, c in comp.catalog.categories.items():
+        low, high = (round(p * rate, 2) for p in c.price)
+        if high <= low:
+            high = low + 0.01
+        cases[name] = {"kind": "numeric", "distribution": "uniform", "low": low, "high": high, "min": 0, "decimals": 2}
+    return {"kind": "conditional", "on": "category", "cases": cases}
+
+
+def _column(column: dict, comp: Composition, rate: float) -> dict:
+    column = {k: v for k, v in column.items() if k != "needs"}
+    gen = column["generator"]
+    if gen.get("kind") == "places":
+        column["generator"] = _places_generator(gen, comp)
+    elif gen.get("kind") == "catalog":
+        column["generator"] = _catalog_generator(gen, comp, rate)
+    return column
+
+
+def _table(part: TablePart, comp: Composition, rate: float, scale: int) -> dict:
+    raw = part.model_dump(exclude_none=True)
+    filled = _fill({k: v for k, v in raw.items() if k != "columns"}, comp.words)
+    columns = []
+    for column in raw["columns"]:
+        if _needed(column, comp.features):
+            columns.append(_column(_fill(column, comp.words), comp, rate))
+    table: dict[str, Any] = {
+        "name": filled["table"],
+        "description": filled.get("description", ""),
+        "role": filled.get("role", "fact"),
+        "columns": columns,
+    }
+    for key in ("primary_key", "aggregate_of"):
+        if filled.get(key):
+            table[key] = filled[key]
+    if table["role"] != "aggregate":
+        table.update(_size(part, comp, scale))
+    return table
+
+
+def _size(part: TablePart, comp: Composition, scale: int) -> dict:
+    if part.rows_from_catalog:
+        return {"rows": sum(len(c.items) for c in comp.catalog.categories.values())}
+    if part.rows_from_units:
+        return {"rows": len(comp.catalog.units or UNIT_FALLBACK)}
+    if "place" in part.needs or part.table.startswith("dim_${place"):
+        return {"rows": len(comp.places.names)}
+    if part.rows is not None:
+        return {"rows": part.rows}
+    ratio = next((r for f, r in part.ratio_if.items() if f in comp.features), part.ratio)
+    if ratio is not None and (part.rows_min or part.rows_max):
+        rows = round(ratio * scale)
+        rows = max(part.rows_min or 1, min(part.rows_max or rows, rows))
+        return {"rows": rows}
+    return {"ratio": ratio} if ratio is not None else {}
+
+
+# --------------------------------------------------------------------------- features
+
+
+def _features(frame: BriefFrame, shape: Shape, roles: dict[str, str], places: Places, window: tuple) -> set[str]:
+    features = set(roles)
+    for role in ROLE_ORDER:
+        if role not in roles:
+            features.add("no_" + role)
+    if "outlet" not in roles:
+        features.add("no_outlet")
+    event = roles.get("event", "")
+    if event in shape.single_events:
+        features.add("single_event")
+    elif event and "item" in roles:
+        features.add("quantity")
+    words = set(tokens(frame.brief))
+    if words & {"channel", "online", "app", "website", "offline"}:
+        features.update({"channel", "channel_person"})
+    if "place" in roles and roles["place"] in ("city", "town"):
+        features.add("place_is_city")
+    if len(places.names) >= 3:
+        features.add("several_places")
+    start, end = window
+    years = end.year - start.year + (1 if end.month == 12 else 0)
+    features.add("multi_year" if years >= 2 else "single_year")
+    if years >= 3:
+        features.add("three_years")
+    if words & {"target", "targets", "goal", "goals", "quota", "budget"} or any(
+        k.kind == "target_attainment" or k.target is not None for k in frame.kpis
+    ):
+        features.add("targets")
+    return features
+
+
+def _window(frame: BriefFrame, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The brief's window (with its baseline), else a span around its dated events, else the last two years."""
+    if frame.window is not None:
+        start = frame.window.baseline.start if frame.window.baseline else frame.window.start
+        return min(start, frame.window.start), frame.window.end
+    dated = sorted(e.start for e in frame.events if e.start)
+    if dated:
+        first, last = dated[0], dated[-1]
+        start = dt.date(first.year - (1 if first.month <= 6 else 0), 1 if first.month <= 6 else 7, 1)
+        end_year = last.year if last.month <= 6 else last.year + 1
+        end = dt.date(end_year, 6, 30) if last.month <= 6 else dt.date(end_year, 3, 31)
+        return start, min(end, dt.date(today.year, today.month, 1) - dt.timedelta(days=1))
+    return dt.date(today.year - 2, 1, 1), dt.date(today.year - 1, 12, 31)
+
+
+# --------------------------------------------------------------------------- questions
+
+
+def _questions(shape: Shape, comp: Composition, limit: int) -> list[dict]:
+    """One question per pattern, in the shape's order, up to ``limit``; ids q01, q02 ..."""
+    kept: list[dict] = []
+    patterns: set[str] = set()
+    for template in shape.questions:
+        if len(kept) >= limit:
+            break
+        if not _needed(template, comp.features) or template["pattern"] in patterns:
+            continue
+        patterns.add(template["pattern"])
+        question = _fill({k: v for k, v in template.items() if k not in ("needs", "pattern")}, comp.words)
+        question["id"] = f"q{len(kept) + 1:02d}"
+        question["sql"] = question["sql"].strip()
+        kept.append(question)
+    return kept
+
+
+def _scenarios(shape: Shape, comp: Composition) -> list[dict]:
+    found = []
+    for template in shape.scenarios:
+        if _needed(template, comp.features):
+            scenario = _fill({k: v for k, v in template.items() if k != "needs"}, comp.words)
+            scenario["name"] = _snake(scenario["name"])[:60] or "scenario"
+            found.append(scenario)
+    return found
+
+
+# --------------------------------------------------------------------------- the blueprint
+
+
+def _statement(shape: Shape, comp: Composition, frame: BriefFrame) -> str:
+    template = string.Template(shape.statement).safe_substitute(comp.words)
+    return template if "{company}" in template else "{company}: " + template
+
+
+def _profile(comp: Composition) -> str:
+    parts = []
+    if "outlet" in comp.roles:
+        parts.append(f"runs {comp.words['outlets_words']}")
+    if "person" in comp.roles:
+        parts.append(f"serves {comp.words['persons_words']}")
+    did = " and ".join(parts) or f"records its {comp.words['events_words']}"
+    return f"a business that {did}"
+
+
+def compose(
+    frame: BriefFrame,
+    *,
+    rows: int = 10_000,
+    locale: str = "en_US",
+    today: dt.date | None = None,
+    shape_name: str | None = None,
+    directory: Path | None = None,
+) -> tuple[Blueprint, list[str]]:
+    """A blueprint composed for ``frame`` (its spec valid and generatable), with notes on what was chosen.
+
+    Raises:
+        InputError: the brief names no business noun at all, or ``shape_name`` is unknown.
+    """
+    library = load_parts(directory)
+    if shape_name is not None:
+        if shape_name not in library.shapes:
+            raise InputError(f"no composition shape '{shape_name}'; the shapes are: {', '.join(library.shapes)}")
+        shape, why = library.shapes[shape_name], "chosen by name"
+    else:
+        shape, why = choose_shape(frame, library)
+    roles = read_roles(frame, shape, library.vocabulary)
+    if not frame.nouns and not frame.counts and not frame.kpis:
+        raise InputError(
+            "the brief names no business noun (what is sold, who buys, where): say what the business does, "
+            "e.g. 'A chain of 12 gyms wants to know why members cancel'"
+        )
+    window = _window(frame, today or dt.date.today())
+    places = places_for(frame, roles.get("place", "city"), locale, library.vocabulary)
+    currency = currency_of(frame, locale)
+    rate = library.vocabulary.currency_rates.get(currency, 1.0)
+    features = _features(frame, shape, roles, places, window)
+    catalog = _catalog_for(frame, library.catalogs)
+    comp = Composition(shape, roles, features, places, catalog, window, currency)
+    comp.words = template_words(comp, library.vocabulary)
+    tables = [
+        _table(library.dimensions[name], comp, rate, rows)
+        for name in shape.dimensions
+        if name in library.dimensions and _needed(library.dimensions[name].model_dump(), features)
+    ]
+    tables += [_table(part, comp, rate, rows) for part in shape.facts.values() if _needed(part.model_dump(), features)]
+    kpi_questions: list[dict] = []
+    notes = add_kpis(tables, kpi_questions, frame.kpis, comp.words, features)
+    questions = _questions(shape, comp, max(6, MAX_QUESTIONS - len(kpi_questions))) + kpi_questions
+    for number, question in enumerate(questions, 1):
+        question["id"] = f"q{number:02d}"
+    data = {
+        "challenge": {
+            "id": f"composed-{shape.shape.replace('_', '-')}",
+            "title": string.Template(shape.title).safe_substitute(comp.words).capitalize(),
+            "domain": COMPOSED_DOMAIN,
+            "company": {"name": "The company", "profile": _profile(comp)},
+            "problem_statement": "Placeholder statement, replaced by the variation step.",
+            "time_window": {"start": window[0].isoformat(), "end": window[1].isoformat()},
+            "locale": locale,
+            "currency": currency,
+        },
+        "scale": rows,
+        "tables": tables,
+        "questions": questions,
+        "scenarios": _scenarios(shape, comp),
+    }
+    count = len(questions)
+    blueprint = Blueprint.model_validate(
+        {
+            "domain": COMPOSED_DOMAIN,
+            "title": data["challenge"]["title"],
+            "description": f"Composed from building blocks: {shape.description}",
+            "keywords": sorted({*roles.values(), shape.shape, "composed"})[:12] or ["composed", "brief", "parts"],
+            "company_names": [frame.company.name if frame.company else _company_name(comp)],
+            "stakeholders": shape.stakeholders,
+            "problem_statements": [_statement(shape, comp, frame)],
+            "question_count": (max(1, count), max(1, count)),  # composed questions are chosen by pattern already
+            "spec": data,
+        }
+    )
+    role_text = ", ".join(f"{r} = {n}" for r, n in roles.items())
+    notes = [f"composed from parts: shape {shape.shape} ({why}); roles: {role_text}", *comp.notes, *notes]
+    return blueprint, notes
+
+
+def _company_name(comp: Composition) -> str:
+    rng = random.Random(" ".join(sorted(comp.roles.values())))
+    first = rng.choice(["North", "Blue", "Bright", "Urban", "Prime", "Green", "Summit", "Harbor", "Silver", "Nova"])
+    noun = comp.roles.get("outlet") or comp.roles.get("event") or "works"
+    return f"{first} {noun.title()} Co."
