@@ -23,6 +23,7 @@ else the largest), so ``rows`` scales the whole dataset; small stand-alone dimen
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 import warnings
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from schemas.checks import connected_components
+from schemas.checks import find_cycle
 from schemas.errors import DataFactoryError, InputError
 from schemas.serialize import spec_from_data
 from schemas.spec import NAME_PATTERN, ChallengeSpec, NumericGenerator
@@ -47,6 +48,20 @@ MAX_NUMERIC_CATEGORIES = 20  # a number with at most this many distinct values i
 LOOKUP_AGREEMENT = 0.999  # share of child rows equal to the parent's column to call it a lookup
 OFFSET_SPREAD = 0.5  # an offset's spread must be below this share of the date's own spread
 CARDINALITY_MATCH = 0.95  # share of foreign-key values that must exist in the parent
+# calendar expressions a column may be of a date column (a date dimension's year, month_name, is_weekend ...)
+CALENDAR_EXPRESSIONS = (
+    "year({})",
+    "quarter({})",
+    "month({})",
+    "day({})",
+    "weekday({})",
+    "is_weekend({})",
+    "month_name({})",
+    "day_name({})",
+    "month_start({})",
+    "week_start({})",
+    "day(add_days({}, 1)) == 1",  # the last day of its month
+)
 
 # SDV sdtype -> Faker provider for columns that identify people: always regenerated
 IDENTIFYING_PROVIDERS: dict[str, str] = {
@@ -130,6 +145,15 @@ class _Key:
     parent_column: str
 
 
+@dataclass(frozen=True)
+class _Found:
+    """The sample's structure: foreign keys, composite keys (table -> columns), calendars (table -> freq)."""
+
+    keys: list[_Key]
+    composites: dict[str, list[str]]
+    calendars: dict[str, str]
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -168,11 +192,21 @@ def learn_spec(
     notes: list[str] = []
     tables = read_sample(sample_dir, notes)
     metadata = sample_metadata(sample_dir, tables, notes)
+    detected = not (sample_dir / "metadata.json").exists()
+    # a shipped metadata.json says what the single keys are; SDV's detection only knows *_id names and equal names
+    composites = _complete_primary_keys(tables, metadata, notes, singles=detected)
     keys = _relationships(metadata, tables)
     _check_keys(tables, metadata, keys)
+    if detected:
+        keys += _inferred_keys(tables, metadata, keys, notes)
+    keys = _without_reachable_keys(tables, metadata, keys, notes)
+    calendars = _calendars(tables, metadata)
+    _check_sizes(tables, keys, calendars)
+    _note_unrelated(tables, keys, calendars, notes)
     domain, blueprint = _domain(brief, domain, notes)
     main = _main_table(tables, keys, blueprint)
-    spec_data = _spec_data(tables, metadata, keys, main, brief, domain, blueprint, rows, seed, notes)
+    found = _Found(keys, composites, calendars)
+    spec_data = _spec_data(tables, metadata, found, main, brief, domain, blueprint, rows, seed, notes)
     try:
         spec = spec_from_data(spec_data)
     except DataFactoryError as exc:  # a learning bug or an odd sample: say so instead of a stack trace
@@ -210,11 +244,8 @@ def read_sample(sample_dir: Path, notes: list[str] | None = None) -> dict[str, p
             raise SampleError(
                 f"{path.name} is not a readable CSV ({exc}); save it as UTF-8 CSV with a header"
             ) from None
-        if len(raw) < MIN_ROWS:
-            raise SampleError(
-                f"too few rows to learn from: {path.name} has {len(raw)} row(s); SDV needs at least {MIN_ROWS} "
-                "rows per table to learn its distributions. Bring more rows or leave the file out"
-            )
+        if raw.empty:
+            raise SampleError(f"{path.name} has a header but no rows; bring rows or leave the file out")
         renamed = {c: _snake(str(c), f"column '{c}' of {path.name}") for c in raw.columns}
         if len(set(renamed.values())) < len(renamed):
             raise SampleError(f"{path.name}: two columns become the same snake_case name; rename one of them")
@@ -301,9 +332,11 @@ def _for_sdv(frame: pd.DataFrame) -> pd.DataFrame:
     """SDV detection reads numpy-friendly dtypes: nullable ints as floats when they hold nulls."""
     out = frame.copy()
     for column in out.columns:
-        if isinstance(out[column].dtype, pd.Int64Dtype) and not out[column].isna().any():
-            out[column] = out[column].astype("int64")
-        elif isinstance(out[column].dtype, pd.Int64Dtype | pd.BooleanDtype):
+        if isinstance(out[column].dtype, pd.Int64Dtype):
+            # objects holding ints and <NA> make SDV's ordinal detection fail ("Expected numeric dtype")
+            has_nulls = out[column].isna().any()
+            out[column] = out[column].astype("float64" if has_nulls else "int64")
+        elif isinstance(out[column].dtype, pd.BooleanDtype):
             out[column] = out[column].astype(object)
     return out
 
@@ -324,15 +357,11 @@ def _primary_key(metadata: dict[str, Any], table: str) -> str | None:
 
 
 def _check_keys(tables: dict[str, pd.DataFrame], metadata: dict[str, Any], keys: list[_Key]) -> None:
-    """The sample's keys are usable: unique primary keys, foreign keys that resolve, every table related.
+    """The sample's keys are usable: unique primary keys, declared or name-detected foreign keys that resolve.
 
     Raises:
-        SampleError: a sample without keys, tables that cannot be related, a duplicated primary key.
+        SampleError: a duplicated primary key, a foreign key whose values are mostly missing from its parent.
     """
-    fix = (
-        "name each key the same in parent and child (customer_id in customers.csv and orders.csv), or put an "
-        "SDV metadata.json beside the CSVs declaring primary keys and relationships"
-    )
     for name, frame in tables.items():
         pk = _primary_key(metadata, name)
         if pk is None:
@@ -343,14 +372,6 @@ def _check_keys(tables: dict[str, pd.DataFrame], metadata: dict[str, Any], keys:
                 f"{name}.{pk} is the primary key but has empty or repeated values (e.g. {dupes}); "
                 "deduplicate the sample or declare another key in metadata.json"
             )
-    if len(tables) == 1:
-        return
-    if not keys:
-        with_pk = [n for n in tables if _primary_key(metadata, n)]
-        raise SampleError(
-            "sample without keys: no table's key is referenced by another table "
-            f"(tables with a primary key: {', '.join(with_pk) or 'none'}); {fix}"
-        )
     for key in keys:
         child = tables[key.child][key.column].dropna()
         parent = set(tables[key.parent][key.parent_column].dropna().tolist())
@@ -361,23 +382,292 @@ def _check_keys(tables: dict[str, pd.DataFrame], metadata: dict[str, Any], keys:
                 f"{key.parent}.{key.parent_column}; bring the parent rows the sample's children point at, or "
                 "declare the right key in metadata.json"
             )
-    related = {k.child for k in keys} | {k.parent for k in keys}
-    alone = sorted(set(tables) - related)
-    if alone:
-        raise SampleError(
-            f"tables that cannot be related: {', '.join(alone)} share no key with the other tables; {fix}"
+
+
+# a key column's name says "key" with one of these words; they say nothing about what it points at
+KEY_WORDS = {"id", "key", "code", "no", "nr", "num", "number", "ref", "sk", "fk", "pk", "uuid"}
+# words tables are named with that are not the entity (dim_customers, fact_orders, tbl_items)
+TABLE_WORDS = {"dim", "fact", "tbl", "table", "stg", "raw", "ref", "lkp", "lookup", "master"}
+MAX_KEY_COLUMNS = 3  # a composite key (an aggregate's group columns) has at most this many columns
+
+
+def _complete_primary_keys(
+    tables: dict[str, pd.DataFrame], metadata: dict[str, Any], notes: list[str], *, singles: bool = True
+) -> dict[str, list[str]]:
+    """Primary keys SDV's detection left out (it keys on ``*_id`` names): single keys go into ``metadata``.
+
+    A table without a detected key takes, in this order: a calendar column (every day or month start
+    of its span once: a date dimension's ``date_key``), a unique column named like a key
+    (``customer_code``, ``cust_no``), or the fewest columns unique together (up to three, no measures:
+    an aggregate's ``month_start, region``), returned as table -> columns (SDV metadata has no
+    composite keys). Without ``singles`` (a shipped metadata.json declares them) only composite keys
+    are looked for.
+    """
+    composites: dict[str, list[str]] = {}
+    for name, frame in tables.items():
+        meta = metadata["tables"].setdefault(name, {"columns": {}})
+        if meta.get("primary_key"):
+            continue
+        columns = meta.setdefault("columns", {})
+        calendar = next((c for c in frame.columns if _calendar_freq(frame[c]) is not None), None)
+        single = calendar or next((c for c in frame.columns if _key_like(frame, c, columns)), None)
+        if single is not None and singles:
+            meta["primary_key"] = single
+            if single != calendar:
+                columns[single] = {"sdtype": "id"}
+            notes.append(f"{name}: {single} taken as the primary key (unique, named or shaped like a key)")
+            continue
+        composite = _composite_key(frame, columns)
+        if composite:
+            composites[name] = composite
+            notes.append(f"{name}: no single key; {', '.join(composite)} are unique together (its primary key)")
+    return composites
+
+
+def _key_like(frame: pd.DataFrame, column: str, columns_meta: dict[str, Any]) -> bool:
+    values = frame[column]
+    return (
+        _column_type(values) in ("int", "string")
+        and bool(set(_words(column)) & KEY_WORDS)
+        and columns_meta.get(column, {}).get("sdtype") not in IDENTIFYING_PROVIDERS
+        and values.notna().all()
+        and values.is_unique
+    )
+
+
+def _composite_key(frame: pd.DataFrame, columns_meta: dict[str, Any]) -> list[str] | None:
+    """The fewest columns unique together: texts, dates, flags and small-domain or key-named integers."""
+    candidates = [
+        c
+        for c in frame.columns
+        if frame[c].notna().all()
+        and columns_meta.get(c, {}).get("sdtype") not in IDENTIFYING_PROVIDERS
+        and (
+            _column_type(frame[c]) in ("string", "date", "bool")
+            or (
+                _column_type(frame[c]) == "int"
+                and (frame[c].nunique() <= MAX_NUMERIC_CATEGORIES or set(_words(c)) & KEY_WORDS)
+            )
         )
-    groups = _components(set(tables), keys)
-    if len(groups) > 1:
-        listed = "; ".join(", ".join(sorted(g)) for g in groups)
-        raise SampleError(f"tables that cannot be related: the sample falls into separate groups ({listed}); {fix}")
+    ]
+    for size in range(2, MAX_KEY_COLUMNS + 1):
+        for combo in itertools.combinations(candidates, size):
+            if not frame.duplicated(list(combo)).any():
+                return list(combo)
+    return None
 
 
-def _components(names: set[str], keys: list[_Key]) -> list[set[str]]:
-    graph: dict[str, set[str]] = {n: set() for n in names}
-    for key in keys:
+def _calendar_freq(values: pd.Series) -> str | None:
+    """``day`` or ``month`` when ``values`` hold every day (month start) of their span exactly once."""
+    if _column_type(values) != "date" or values.isna().any() or not values.is_unique or len(values) < 2:
+        return None
+    stamps = pd.DatetimeIndex(pd.to_datetime(values)).sort_values()
+    for freq, step in (("day", "D"), ("month", "MS")):
+        expected = pd.date_range(stamps[0], stamps[-1], freq=step)
+        if len(expected) == len(stamps) and (expected == stamps).all():
+            return freq
+    return None
+
+
+def _calendars(tables: dict[str, pd.DataFrame], metadata: dict[str, Any]) -> dict[str, str]:
+    """Date dimensions: table -> the frequency of its calendar primary key (``day`` or ``month``)."""
+    found: dict[str, str] = {}
+    for name, frame in tables.items():
+        pk = _primary_key(metadata, name)
+        freq = _calendar_freq(frame[pk]) if pk else None
+        if freq is not None:
+            found[name] = freq
+    return found
+
+
+def _words(name: str) -> list[str]:
+    """A snake_case name's words, singular (``dim_customers`` -> ``dim``, ``customer``)."""
+    out = []
+    for word in name.split("_"):
+        if len(word) > 3 and word.endswith("ies"):
+            word = word[:-3] + "y"
+        elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        if word:
+            out.append(word)
+    return out
+
+
+def _abbreviates(short: str, long: str) -> bool:
+    """``cust`` abbreviates ``customer``, ``acct`` ``account``: same first letter, letters in order, 3+ long."""
+    if short == long:
+        return True
+    if len(short) < 3 or len(short) > len(long) or short[0] != long[0]:
+        return False
+    rest = iter(long)
+    return all(char in rest for char in short)
+
+
+def _names_agree(child_column: str, parent: str, parent_key: str) -> bool:
+    """Whether a child column's name points at a parent: a word of it names the parent table or key.
+
+    ``cust_id`` -> ``customers.customer_code`` and ``acct_ref`` -> ``dim_account.account_id`` agree;
+    the key words themselves (``id``, ``code``) do not count, so ``order_id`` never agrees with ``product_id``.
+    """
+    own = [w for w in _words(child_column) if w not in KEY_WORDS]
+    theirs = {w for w in _words(parent) if w not in TABLE_WORDS} | {w for w in _words(parent_key) if w not in KEY_WORDS}
+    return any(_abbreviates(a, b) or _abbreviates(b, a) for a in own for b in theirs)
+
+
+def _patterned(values: pd.Series) -> bool:
+    """Text keys with a common non-digit prefix (``CUST-000042``): values that match them match by design."""
+    parts = values.dropna().astype(str).str.extract(_KEY_PATTERN)
+    return bool(parts["digits"].notna().all() and parts["prefix"].nunique() == 1 and parts["prefix"].iloc[0])
+
+
+def _inferred_keys(
+    tables: dict[str, pd.DataFrame], metadata: dict[str, Any], known: list[_Key], notes: list[str]
+) -> list[_Key]:
+    """Foreign keys SDV's name matching misses, found by value inclusion and name similarity.
+
+    A child column relates to a parent's single-column primary key (an id or code, not a date: dates
+    meet a date dimension by the calendar) when at least ``CARDINALITY_MATCH`` of its values are parent
+    keys and either the names agree (``cust_id`` -> ``customers.customer_code``) or the keys are
+    patterned text (``CUST-000042``), which no other column matches by chance. Integers need a key
+    name that agrees (``cust_no``): small numbers (``order_lines``, a count) fall inside any id range.
+    The best parent wins (names, then inclusion, then the smaller parent); a key that would close a
+    cycle is left out. Each inferred key is added to ``metadata``'s relationships.
+    """
+    taken = {(k.child, k.column) for k in known}
+    graph: dict[str, set[str]] = {n: set() for n in tables}
+    for key in known:
         graph[key.child].add(key.parent)
-    return connected_components(graph)
+    parents = []
+    for name, frame in tables.items():
+        pk = _primary_key(metadata, name)
+        if pk is not None and _column_type(frame[pk]) in ("int", "string") and frame[pk].is_unique:
+            values = set(frame[pk].dropna().astype(str))
+            parents.append((name, pk, values, _patterned(frame[pk])))
+    candidates: list[tuple[tuple[bool, bool, float, int], _Key]] = []
+    for child, frame in tables.items():
+        own_pk = _primary_key(metadata, child)
+        for column in frame.columns:
+            if column == own_pk or (child, column) in taken:
+                continue
+            present = frame[column].dropna()
+            if present.nunique() < 2:
+                continue
+            column_type = _column_type(frame[column])
+            texts = present.astype(str)
+            best: tuple[tuple[bool, bool, float, int], _Key] | None = None
+            for parent, pk, values, patterned in parents:
+                if parent == child or _column_type(tables[parent][pk]) != column_type:
+                    continue
+                agree = _names_agree(column, parent, pk)
+                if column_type == "int" and not (column == pk or (agree and set(_words(column)) & KEY_WORDS)):
+                    continue  # an integer is a key only by its name: counts fall inside any id range
+                if not (agree or (column_type == "string" and patterned)):
+                    continue
+                inclusion = float(texts.isin(values).mean())
+                if inclusion < CARDINALITY_MATCH:
+                    continue
+                score = (agree, column == pk, inclusion, -len(values))
+                if best is None or score > best[0]:
+                    best = (score, _Key(child, column, parent, pk))
+            if best is not None:
+                candidates.append(best)
+    found: list[_Key] = []
+    for _, key in sorted(candidates, key=lambda c: c[0], reverse=True):
+        graph[key.child].add(key.parent)
+        if find_cycle(graph):
+            graph[key.child].discard(key.parent)
+            continue
+        found.append(key)
+        metadata.setdefault("relationships", []).append(
+            {
+                "parent_table_name": key.parent,
+                "parent_primary_key": key.parent_column,
+                "child_table_name": key.child,
+                "child_foreign_key": key.column,
+            }
+        )
+        metadata["tables"][key.child]["columns"][key.column] = {"sdtype": "id"}
+        notes.append(
+            f"{key.child}.{key.column} -> {key.parent}.{key.parent_column}: related by its values "
+            "(and name), not by an equal column name"
+        )
+    return found
+
+
+def _without_reachable_keys(
+    tables: dict[str, pd.DataFrame], metadata: dict[str, Any], keys: list[_Key], notes: list[str]
+) -> list[_Key]:
+    """Keys the child also reaches through another of its keys, dropped (they become lookups).
+
+    A booking's ``property_id`` that always equals its room's ``property_id`` is the room's property,
+    not a second, independent draw: as a key it would give rooms of one hotel bookings in another.
+    """
+    kept = list(keys)
+    for key in keys:
+        for via in kept:
+            if via is key or via.child != key.child:
+                continue
+            hop = next((k for k in kept if k.child == via.parent and k.parent == key.parent), None)
+            if hop is None or hop is key:
+                continue
+            frame = tables[key.child]
+            through = _parent_values(via, frame, tables, hop.column)
+            both = frame[key.column].notna() & through.notna()
+            if both.sum() < 10 or both.sum() != frame[key.column].notna().sum():
+                continue
+            if (frame[key.column][both].astype(str) == through[both].astype(str)).mean() >= LOOKUP_AGREEMENT:
+                kept.remove(key)
+                notes.append(
+                    f"{key.child}.{key.column}: always the {via.parent}'s {hop.column} (through {via.column}); "
+                    "learned as a lookup, not as a key of its own"
+                )
+                break
+    dropped = [k for k in keys if k not in kept]
+    metadata["relationships"] = [
+        r
+        for r in metadata.get("relationships", [])
+        if not any(
+            (r["child_table_name"], r["child_foreign_key"], r["parent_table_name"]) == (k.child, k.column, k.parent)
+            for k in dropped
+        )
+    ]
+    return kept
+
+
+def _check_sizes(tables: dict[str, pd.DataFrame], keys: list[_Key], calendars: dict[str, str]) -> None:
+    """Tables below ``MIN_ROWS`` rows are learned only as small parents (a few stores) or calendars.
+
+    Raises:
+        SampleError: a table with too few rows that no other table points at.
+    """
+    parents = {k.parent for k in keys} | set(calendars)
+    for name, frame in tables.items():
+        if len(frame) < MIN_ROWS and name not in parents:
+            raise SampleError(
+                f"too few rows to learn from: {name}.csv has {len(frame)} row(s); SDV needs at least {MIN_ROWS} "
+                "rows per table to learn its distributions (a smaller table is kept only as the parent of "
+                "another). Bring more rows or leave the file out"
+            )
+
+
+def _note_unrelated(
+    tables: dict[str, pd.DataFrame], keys: list[_Key], calendars: dict[str, str], notes: list[str]
+) -> None:
+    """Tables no key relates to the others are learned on their own: say so (and how to relate them)."""
+    if len(tables) == 1:
+        return
+    related = {k.child for k in keys} | {k.parent for k in keys}
+    dated = {n for n, f in tables.items() if any(_column_type(f[c]) in ("date", "datetime") for c in f.columns)}
+    for name in sorted(set(tables) - related):
+        if name in calendars:
+            notes.append(f"{name}: a date dimension ({calendars[name]}ly calendar), joined to the other tables by date")
+        elif calendars and name in dated:
+            notes.append(f"{name}: no key relates it to the other tables; it joins the date dimension by its dates")
+        else:
+            notes.append(
+                f"{name}: no key relates it to the other tables (no shared values); learned on its own. To relate it, "
+                "name the key alike in both files or declare the relationship in an SDV metadata.json"
+            )
 
 
 # --------------------------------------------------------------------------- domain and main table
@@ -415,7 +705,7 @@ def _main_table(tables: dict[str, pd.DataFrame], keys: list[_Key], blueprint: An
 def _spec_data(
     tables: dict[str, pd.DataFrame],
     metadata: dict[str, Any],
-    keys: list[_Key],
+    found: _Found,
     main: str,
     brief: str,
     domain: str,
@@ -437,11 +727,16 @@ def _spec_data(
         "synthetic dataset with the same structure and statistical shape. Explore it and answer the questions."
     )
     main_rows = len(tables[main])
+    keys = found.keys
     learned_tables = []
     for name, frame in tables.items():
-        table = _table_data(name, frame, metadata, keys, tables, notes)
+        table = _table_data(name, frame, metadata, found, tables, notes)
         parents = {k.parent for k in keys if k.child == name}
         is_parent = any(k.parent == name for k in keys)
+        if name in found.calendars:  # a date dimension: one row per day (month) of the window, at any scale
+            table["role"] = "dimension"
+            learned_tables.append(table)
+            continue
         if not parents and len(frame) < SMALL_DIMENSION_ROWS and name != main:
             table["rows"] = len(frame)
             notes.append(f"{name}: a small dimension ({len(frame)} rows) keeps its size at any scale")
@@ -449,6 +744,7 @@ def _spec_data(
             table["ratio"] = round(len(frame) / main_rows, 6)
         table["role"] = "dimension" if is_parent and not parents else "fact"
         learned_tables.append(table)
+    _unbounded_under_fixed_parents(learned_tables)
     notes.append(f"main table: {main} ({main_rows} sample rows -> {rows:,}); other tables keep their ratio to it")
     return {
         "challenge": {
@@ -464,6 +760,24 @@ def _spec_data(
         "scale": rows,
         "tables": learned_tables,
     }
+
+
+def _unbounded_under_fixed_parents(learned_tables: list[dict[str, Any]]) -> None:
+    """Children of a parent that keeps its size lose the sample's maximum per parent (and one-to-one).
+
+    The children scale with ``rows`` while the parent (a small dimension) does not, so ten times the
+    rows put about ten times as many children on each parent: the sample's maximum cannot hold, nor
+    can two rooms in two of six hotels stay one room per hotel.
+    """
+    fixed = {t["name"] for t in learned_tables if "ratio" not in t}
+    for table in learned_tables:
+        if "ratio" not in table:
+            continue
+        for column in table["columns"]:
+            gen = column["generator"]
+            if gen["kind"] == "foreign_key" and gen["references"].split(".", 1)[0] in fixed:
+                gen["max_children"] = None
+                column["unique"] = False
 
 
 def _window(tables: dict[str, pd.DataFrame], notes: list[str]) -> tuple[dt.date, dt.date]:
@@ -485,27 +799,54 @@ def _table_data(
     name: str,
     frame: pd.DataFrame,
     metadata: dict[str, Any],
-    keys: list[_Key],
+    found: _Found,
     tables: dict[str, pd.DataFrame],
     notes: list[str],
 ) -> dict[str, Any]:
     columns_meta = metadata["tables"][name]["columns"]
     pk = _primary_key(metadata, name)
-    fks = {k.column: k for k in keys if k.child == name}
+    fks = {k.column: k for k in found.keys if k.child == name}
     lookups = _lookups(name, frame, fks, tables, metadata)
     offsets = _offsets(name, frame, fks, tables)
-    determined = _determined(frame, {pk, *fks, *lookups, *offsets}, columns_meta)
+    derived = _calendar_columns(frame, {pk, *fks, *lookups, *offsets} - ({pk} if name in found.calendars else set()))
+    determined = _determined(frame, {pk, *fks, *lookups, *offsets, *derived}, columns_meta)
     columns = []
     for column in frame.columns:
         sdtype = columns_meta.get(column, {}).get("sdtype", "unknown")
+        if column == pk and name in found.calendars:
+            freq = found.calendars[name]
+            columns.append(
+                {
+                    "name": column,
+                    "type": "date",
+                    "unique": True,
+                    "description": f"Calendar date, one row per {freq} (join key for the dates).",
+                    # the sample's span, not the window (which reaches back to birth dates and the like)
+                    "generator": {
+                        "kind": "date_sequence",
+                        "freq": freq,
+                        "start": frame[column].min().date(),
+                        "end": frame[column].max().date(),
+                    },
+                }
+            )
+            continue
         spec_column = _column(frame, column, sdtype, pk, fks, lookups, offsets, tables, notes, name)
-        if column in determined and spec_column["generator"]["kind"] == "categorical":
+        if column in derived:
+            spec_column["generator"] = {"kind": "derived", "expression": derived[column]}
+            spec_column["description"] = f"{derived[column]}, as in the sample."
+            spec_column["nullable"] = 0.0
+            if spec_column["type"] == "category":
+                spec_column["type"] = "string"
+        elif column in determined and spec_column["generator"]["kind"] == "categorical":
             spec_column["generator"] = _conditional(frame, determined[column], column)
             spec_column["description"] = f"Follows {determined[column]} (one value each, as in the sample)."
         columns.append(spec_column)
     out: dict[str, Any] = {"name": name, "description": f"Learned from the sample's {name}.csv.", "columns": columns}
     if pk:
         out["primary_key"] = [pk]
+    elif name in found.composites:
+        out["primary_key"] = list(found.composites[name])
     return out
 
 
@@ -536,7 +877,9 @@ def _column(
         gen = {
             "kind": "foreign_key",
             "references": f"{key.parent}.{key.parent_column}",
-            "min_children": int(counts.min()),
+            # at least one child when every sample parent has one; the sample's own minimum (190 trips for
+            # each of 2 drivers) is an accident of its size that a smaller run could not meet
+            "min_children": min(1, int(counts.min())),
             "max_children": max(1, int(counts.max())),
         }
         out.update(type=_column_type(tables[key.parent][key.parent_column]), generator=gen, unique=unique)
@@ -744,6 +1087,43 @@ def _determined(frame: pd.DataFrame, skip: set[Any], columns_meta: dict[str, Any
         if best is not None:
             found[b] = best
     return found
+
+
+def _calendar_columns(frame: pd.DataFrame, skip: set[Any]) -> dict[str, str]:
+    """Columns that are a calendar function of a date column of the same row -> the expression.
+
+    A date dimension's ``year``, ``month_name`` or ``is_weekend`` (and a fact's ``order_month``) are
+    computed from their date, so the synthetic rows keep them consistent instead of learning them apart.
+    """
+    from tasks.engine.evaluate import evaluate
+
+    dates = [c for c in frame.columns if _column_type(frame[c]) in ("date", "datetime") and frame[c].notna().all()]
+    targets = [c for c in frame.columns if c not in skip and frame[c].notna().all() and frame[c].nunique() >= 2]
+    found: dict[str, str] = {}
+    for source in dates:
+        templates = CALENDAR_EXPRESSIONS + (("hour({})",) if _column_type(frame[source]) == "datetime" else ())
+        for template in templates:
+            expression = template.format(source)
+            try:
+                values = _normalised(evaluate(expression, {source: frame[source]}, len(frame)))
+            except Exception:  # noqa: BLE001 - a function that does not apply to this column is no match
+                continue
+            for target in targets:
+                if target != source and target not in found and (values == _normalised(frame[target])).all():
+                    found[target] = expression
+    return found
+
+
+def _normalised(values: pd.Series) -> pd.Series:
+    """Values as comparable text: dates as ISO text, numbers as floats, flags as True/False."""
+    values = pd.Series(values).reset_index(drop=True)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return pd.to_datetime(values).dt.strftime("%Y-%m-%d %H:%M:%S")
+    if pd.api.types.is_bool_dtype(values) or isinstance(values.dtype, pd.BooleanDtype):
+        return values.astype(object).map(str)
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64").map(repr)
+    return values.astype(str)
 
 
 def _conditional(frame: pd.DataFrame, on: str, column: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from schemas.errors import GenerationError
 from schemas.sample import SdvScores, TableSdvScore
 from schemas.spec import ChallengeSpec, ForeignKeyGenerator, TableSpec
 from tasks.engine.columns import sequence_values
+from tasks.engine.evaluate import evaluate
 from tasks.engine.fakerpool import POOL_SIZE, faker_pool
 from tasks.engine.seed import derive_seed, rng_for
 from tasks.engine.types import cast_table
@@ -45,7 +46,16 @@ CHILDREN = "__children__{child}__{column}"
 OFFSET = "__offset__{column}"
 SCORE_ROW_LIMIT = 50_000  # rows of the largest synthetic table SDV's reports read (a consistent subset)
 _UNIT_SECONDS = {"days": 86_400, "hours": 3_600, "minutes": 60}
-_PASSED_THROUGH = {"sequence", "foreign_key", "lookup", "faker", "date_offset", "conditional"}
+_PASSED_THROUGH = {
+    "sequence",
+    "foreign_key",
+    "lookup",
+    "faker",
+    "date_offset",
+    "conditional",
+    "date_sequence",
+    "derived",
+}
 
 
 @dataclass
@@ -255,7 +265,10 @@ def sample_tables(fitted: FittedModels, learned: LearnedSample, spec: ChallengeS
             if column.startswith("__children__"):
                 child, fk = column[len("__children__") :].split("__", 1)
                 counts[(child, fk)] = np.clip(np.round(raw[column].to_numpy(dtype=float, na_value=0.0)), 0, None)
-        frames[name] = _build_table(spec, table, raw, n, frames, counts, learned)
+        frame = _build_table(spec, table, raw, n, frames, counts, learned)
+        if len(table.primary_key) > 1:  # a composite key (an aggregate's groups): each combination once
+            frame = frame.drop_duplicates(table.primary_key).reset_index(drop=True)
+        frames[name] = frame
     return {t.name: frames[t.name] for t in spec.tables}
 
 
@@ -276,12 +289,21 @@ def _parents_first(spec: ChallengeSpec) -> list[str]:
 
 
 def _row_count(spec: ChallengeSpec, table: TableSpec, counts: dict[tuple[str, str], np.ndarray]) -> int:
+    calendar = next((c for c in table.columns if c.generator.kind == "date_sequence"), None)
+    if calendar is not None:
+        return len(_calendar(spec, calendar.generator))
     if table.rows is not None:
         return table.rows
     if table.ratio is not None:
         return max(1, round(table.ratio * spec.scale))
     driver = next(c for c in table.columns if isinstance(c.generator, ForeignKeyGenerator) and c.generator.max_children)
     return int(counts.get((table.name, driver.name), np.zeros(0)).sum())
+
+
+def _calendar(spec: ChallengeSpec, gen: Any) -> pd.DatetimeIndex:
+    """A date dimension's key: every day (month start) of the generator's span, else of the window."""
+    window = spec.challenge.time_window
+    return pd.date_range(gen.start or window.start, gen.end or window.end, freq="D" if gen.freq == "day" else "MS")
 
 
 def _sample_model(model: TableModel, n: int, spec: ChallengeSpec) -> pd.DataFrame:
@@ -342,6 +364,8 @@ def _build_table(
         gen = column.generator
         if gen.kind == "sequence":
             columns[column.name] = sequence_values(gen, np.arange(n))
+        elif gen.kind == "date_sequence":
+            columns[column.name] = pd.Series(_calendar(spec, gen)[:n])
         elif gen.kind == "lookup":
             parent = frames[table.column(gen.via).generator.parent_table]
             columns[column.name] = _through(parent[gen.column], positions[gen.via])
@@ -354,11 +378,25 @@ def _build_table(
             locale = gen.locale or profile.locale
             columns[column.name] = identifying_values(gen.provider, locale, seed, n, column.unique, forbidden, rng)
         elif column.name in raw.columns:
-            columns[column.name] = raw[column.name]
+            columns[column.name] = _month_starts(raw[column.name], learned.tables.get(table.name), column.name)
     _apply_conditionals(table, columns)
     _apply_offsets(table, raw, columns, positions, frames)
+    for column in table.columns:  # calendar columns (year, month_name) of the dates just made
+        if column.generator.kind == "derived":
+            columns[column.name] = evaluate(column.generator.expression, columns, n)
     frame = pd.DataFrame({c.name: columns[c.name].reset_index(drop=True) for c in table.columns})
     return cast_table(frame, table)
+
+
+def _month_starts(values: pd.Series, sample: pd.DataFrame | None, column: str) -> pd.Series:
+    """Dates the sample holds only as month starts (an aggregate's month) stay month starts."""
+    if sample is None or column not in sample.columns or not pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    known = pd.to_datetime(sample[column].dropna())
+    if known.empty or not (known == known.dt.to_period("M").dt.start_time).all():
+        return values
+    stamps = pd.to_datetime(values)
+    return stamps.dt.to_period("M").dt.start_time.where(stamps.notna())
 
 
 def _needed_parent_dates(table: TableSpec, fk: str) -> list[str]:

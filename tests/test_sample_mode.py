@@ -219,16 +219,22 @@ def test_too_few_rows_is_a_clear_error(tmp_path):
         learn_spec(folder, BRIEF)
 
 
-def test_sample_without_keys_is_a_clear_error(tmp_path):
+def test_tables_without_keys_are_learned_on_their_own(tmp_path):
     folder = _copy_sample(tmp_path, "customers", "products")
-    with pytest.raises(SampleError, match="sample without keys.*metadata.json"):
-        learn_spec(folder, BRIEF)
+    learned = learn_spec(folder, BRIEF)
+    assert sorted(learned.spec.table_names) == ["customers", "products"]
+    assert learned.spec.relationships == []
+    for name in ("customers", "products"):
+        assert any(n.startswith(f"{name}: no key relates it") and "metadata.json" in n for n in learned.notes)
 
 
-def test_unrelated_table_is_a_clear_error(tmp_path):
+def test_a_table_no_key_relates_is_learned_on_its_own(tmp_path):
     folder = _copy_sample(tmp_path, "customers", "orders", "products")
-    with pytest.raises(SampleError, match="tables that cannot be related: products"):
-        learn_spec(folder, BRIEF)
+    learned = learn_spec(folder, BRIEF)
+    edges = {(r.child_table, r.child_column, r.parent_table) for r in learned.spec.relationships}
+    assert edges == {("orders", "customer_id", "customers")}
+    assert learned.spec.table("products").primary_key == ["product_id"]
+    assert any(n.startswith("products: no key relates it") for n in learned.notes)
 
 
 def test_foreign_keys_that_do_not_resolve_are_a_clear_error(tmp_path):
