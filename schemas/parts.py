@@ -19,6 +19,7 @@ class _Strict(BaseModel):
 
 class Role(_Strict):
     nouns: list[str] = Field(min_length=1)
+    ranked: bool = Field(False, description="the list's order decides between nouns, not the brief's")
 
 
 class Vocabulary(_Strict):
@@ -35,6 +36,7 @@ class CatalogCategory(_Strict):
 
 class Catalog(_Strict):
     words: list[str] = []
+    generic: bool = Field(False, description="item names are made from the category and the brief's item noun")
     item: str = "product"
     categories: dict[str, CatalogCategory] = Field(min_length=1)
     units: list[str] = []

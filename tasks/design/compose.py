@@ -38,6 +38,7 @@ ENTITY_ROLES = ("event", "activity", "outlet", "person", "item", "staff", "unit"
 COVERAGE_MIN = 0.5  # a blueprint holding fewer of the brief's entities than this is not the brief's challenge
 ROLE_ORDER = ("event", "activity", "outlet", "person", "item", "staff", "unit", "place")
 MAX_QUESTIONS = 10
+MIN_PATTERN_QUESTIONS = 6
 UNIT_FALLBACK = ["Operations", "Sales", "Service", "Support"]
 
 
@@ -134,12 +135,13 @@ def read_roles(frame: BriefFrame, shape: Shape, vocabulary: Vocabulary) -> dict[
         if wanted is None:
             continue
         by_stem = {stem(n.split()[-1]) if " " not in n else n: n for n in wanted.nouns}
-        for noun in nouns:
-            key = noun if " " in noun else stems[noun]
-            if key in by_stem and key not in taken:
-                roles[role] = by_stem[key]
-                taken.add(key)
-                break
+        found = [k for k in (n if " " in n else stems[n] for n in nouns) if k in by_stem and k not in taken]
+        if wanted.ranked:
+            order = list(by_stem)
+            found.sort(key=order.index)
+        if found:
+            roles[role] = by_stem[found[0]]
+            taken.add(found[0])
     for role, noun in shape.defaults.items():
         roles.setdefault(role, noun)
     return roles
@@ -299,11 +301,34 @@ def template_words(comp: Composition, vocabulary: Vocabulary) -> dict[str, str]:
 
 
 def _catalog_for(frame: BriefFrame, catalogs: list[Catalog]) -> Catalog:
+    """The catalog whose words the brief holds most (the first of equals); the generic one when none."""
     brief = {stem(w) for w in tokens(frame.brief)} | {stem(n) for n in frame.nouns}
-    for catalog in catalogs:
-        if any(stem(w) in brief or all(stem(p) in brief for p in w.split()) for w in catalog.words):
-            return catalog
-    return catalogs[-1]
+
+    def hits(catalog: Catalog) -> int:
+        return sum(all(stem(p) in brief for p in w.split()) for w in catalog.words)
+
+    best = max(catalogs, key=hits)
+    return best if hits(best) else next((c for c in catalogs if c.generic), catalogs[-1])
+
+
+def _catalog_item(roles: dict[str, str], catalog: Catalog) -> dict[str, str]:
+    """A catalog made for the brief's business names its items ('ticket type' at a zoo, not 'animal' from
+    'animal encounters'), unless the brief's own item noun is one of the catalog's words."""
+    if catalog.generic:
+        return roles
+    own = roles.get("item")
+    if own is None or stem(own.split()[-1]) not in {stem(w.split()[-1]) for w in [*catalog.words, catalog.item]}:
+        return {**roles, "item": catalog.item}
+    return roles
+
+
+def _catalog_items(comp: Composition) -> list[tuple[str, str]]:
+    """(item name, category) of the catalog; a generic catalog's names are made from the brief's item noun."""
+    cats = comp.catalog.categories
+    if comp.catalog.generic:
+        title = comp.words["item_title"]
+        return [(f"{cat} {title} {name}", cat) for cat, c in cats.items() for name in c.items]
+    return [(name, cat) for cat, c in cats.items() for name in c.items]
 
 
 def _places_generator(gen: dict, comp: Composition) -> dict:
@@ -320,7 +345,7 @@ def _places_generator(gen: dict, comp: Composition) -> dict:
 
 def _catalog_generator(gen: dict, comp: Composition, rate: float) -> dict:
     field_ = gen["field"]
-    items = [(name, cat) for cat, c in comp.catalog.categories.items() for name in c.items]
+    items = _catalog_items(comp)
     if field_ == "unit":
         return {"kind": "categorical", "values": comp.catalog.units or UNIT_FALLBACK}
     if field_ == "name":
@@ -454,14 +479,20 @@ def _questions(shape: Shape, comp: Composition, limit: int) -> list[dict]:
     return kept
 
 
-def _scenarios(shape: Shape, comp: Composition) -> list[dict]:
-    found = []
+def _scenarios(shape: Shape, comp: Composition) -> tuple[list[dict], list[dict]]:
+    """The shape's background scenarios that fit, and the question that reveals each (linked by name)."""
+    found, questions = [], []
     for template in shape.scenarios:
-        if _needed(template, comp.features):
-            scenario = _fill({k: v for k, v in template.items() if k != "needs"}, comp.words)
-            scenario["name"] = _snake(scenario["name"])[:60] or "scenario"
-            found.append(scenario)
-    return found
+        if not _needed(template, comp.features):
+            continue
+        scenario = _fill({k: v for k, v in template.items() if k not in ("needs", "question")}, comp.words)
+        scenario["name"] = _snake(scenario["name"])[:60] or "scenario"
+        found.append(scenario)
+        if "question" in template:
+            question = _fill(template["question"], comp.words)
+            question.update(sql=question["sql"].strip(), scenario=scenario["name"])
+            questions.append(question)
+    return found, questions
 
 
 # --------------------------------------------------------------------------- the blueprint
@@ -513,8 +544,9 @@ def compose(
     places = places_for(frame, roles.get("place", "city"), locale, library.vocabulary)
     currency = currency_of(frame, locale)
     rate = library.vocabulary.currency_rates.get(currency, 1.0)
-    features = _features(frame, shape, roles, places, window)
     catalog = _catalog_for(frame, library.catalogs)
+    roles = _catalog_item(roles, catalog)
+    features = _features(frame, shape, roles, places, window)
     comp = Composition(shape, roles, features, places, catalog, window, currency)
     comp.words = template_words(comp, library.vocabulary)
     tables = [
@@ -523,9 +555,13 @@ def compose(
         if name in library.dimensions and _needed(library.dimensions[name].model_dump(), features)
     ]
     tables += [_table(part, comp, rate, rows) for part in shape.facts.values() if _needed(part.model_dump(), features)]
+    patterns = _questions(shape, comp, MAX_QUESTIONS)
     kpi_questions: list[dict] = []
-    notes = add_kpis(tables, kpi_questions, frame.kpis, comp.words, features)
-    questions = _questions(shape, comp, max(6, MAX_QUESTIONS - len(kpi_questions))) + kpi_questions
+    kept = MIN_PATTERN_QUESTIONS  # a KPI these already compute needs no question of its own
+    notes = add_kpis(tables, kpi_questions, frame.kpis, comp.words, features, patterns[:kept])
+    scenarios, revealing = _scenarios(shape, comp)
+    room = max(kept, MAX_QUESTIONS - len(kpi_questions) - len(revealing))
+    questions = patterns[:room] + kpi_questions + revealing
     for number, question in enumerate(questions, 1):
         question["id"] = f"q{number:02d}"
     data = {
@@ -542,7 +578,7 @@ def compose(
         "scale": rows,
         "tables": tables,
         "questions": questions,
-        "scenarios": _scenarios(shape, comp),
+        "scenarios": scenarios,
     }
     count = len(questions)
     blueprint = Blueprint.model_validate(

@@ -20,6 +20,7 @@ import yaml
 
 from schemas.brief import KpiFact
 from schemas.errors import SpecError
+from tasks.design.kpi_questions import asked_by
 from tasks.settings import get_settings
 
 STATUS_BASE = "Completed"
@@ -133,12 +134,24 @@ def _fact(tables: list[dict], which: str, words: dict[str, str]) -> dict | None:
 
 
 def add_kpis(
-    tables: list[dict], questions: list[dict], kpis: list[KpiFact], words: dict[str, str], features: set[str]
+    tables: list[dict],
+    questions: list[dict],
+    kpis: list[KpiFact],
+    words: dict[str, str],
+    features: set[str],
+    asked: list[dict] = (),
 ) -> list[str]:
-    """Columns and a question for each of the brief's KPIs the composition can compute; a note for each."""
+    """Columns and a question for each of the brief's KPIs the composition can compute; a note for each.
+
+    A KPI that one of the ``asked`` questions already names (by a lexicon alias) gets no second question.
+    """
     recipes = load_recipes()
     notes = []
     for kpi in kpis:
+        if by := asked_by(kpi, list(asked)):
+            text = next(q["text"] for q in asked if q["id"] == by)
+            notes.append(f"KPI {kpi.name}: asked by the question '{text}'")
+            continue
         recipe = recipes.get(kpi.key) or _generic(kpi, words)
         if recipe is None:
             notes.append(f"KPI {kpi.name}: left to the shape's questions ({kpi.kind})")

@@ -415,6 +415,26 @@ def table_for_entity(data: dict, entity: str, lex: Lexicon) -> dict | None:
     return None
 
 
+def widen_unique_values(table: dict, rows: int) -> list[str]:
+    """A unique list of names shorter than the brief's count gets numbered second and third uses
+    ('Harborlight Grand Chicago 2'), so twelve hotels never fail on six names."""
+    notes = []
+    for column in table["columns"]:
+        gen = column["generator"]
+        if not column.get("unique") or gen.get("kind") != "categorical" or len(gen["values"]) >= rows:
+            continue
+        base = [str(v) for v in gen["values"]]
+        values = list(base)
+        round_ = 2
+        while len(values) < rows:
+            values += [f"{v} {round_}" for v in base][: rows - len(values)]
+            round_ += 1
+        gen["values"], gen["weights"] = values, None
+        gen.pop("weights")
+        notes.append(f"{table['name']}.{column['name']}: {len(base)} names for {rows} rows; numbered the extra ones")
+    return notes
+
+
 def apply_counts(data: dict, frame: BriefFrame, *, rows_given: bool) -> list[str]:
     """Counts of the brief size the tables (and number of cities) they name."""
     lex = lexicon()
@@ -441,6 +461,7 @@ def apply_counts(data: dict, frame: BriefFrame, *, rows_given: bool) -> list[str
         else:
             table.pop("ratio", None)
             table["rows"] = count.value
+            notes += widen_unique_values(table, count.value)
         notes.append(f"{table['name']}: {count.value:,} rows, from '{count.source}'")
     return notes
 
