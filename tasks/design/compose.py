@@ -124,23 +124,32 @@ def _brief_nouns(frame: BriefFrame) -> list[str]:
     return seen + [p for p in phrases if p not in seen]
 
 
+def _singular(noun: str, vocabulary: Vocabulary) -> str:
+    """The singular the role lists use: the reader's nouns are singular already; a counted or phrase noun may
+    not be ('pharmacies'). Exact forms, not stems: a Porter stem makes 'books' and 'booking' one word."""
+    irregular = {many: one for one, many in vocabulary.plural.items()}
+    if noun in irregular:
+        return irregular[noun]
+    for suffix, back in (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("sses", "ss"), ("s", "")):
+        if noun.endswith(suffix) and len(noun) > len(suffix) + 2:
+            return noun[: -len(suffix)] + back
+    return noun
+
+
 def read_roles(frame: BriefFrame, shape: Shape, vocabulary: Vocabulary) -> dict[str, str]:
     """role -> the brief's noun for it (singular); the shape's defaults fill the roles the shape must have."""
-    nouns = _brief_nouns(frame)
-    stems = {n: stem(n.split()[-1]) for n in nouns}
+    nouns = [_singular(n, vocabulary) for n in _brief_nouns(frame)]
     taken: set[str] = set()
     roles: dict[str, str] = {}
     for role in ROLE_ORDER:
         wanted = vocabulary.roles.get(role)
         if wanted is None:
             continue
-        by_stem = {stem(n.split()[-1]) if " " not in n else n: n for n in wanted.nouns}
-        found = [k for k in (n if " " in n else stems[n] for n in nouns) if k in by_stem and k not in taken]
+        found = [n for n in nouns if n in wanted.nouns and n not in taken]
         if wanted.ranked:
-            order = list(by_stem)
-            found.sort(key=order.index)
+            found.sort(key=wanted.nouns.index)
         if found:
-            roles[role] = by_stem[found[0]]
+            roles[role] = found[0]
             taken.add(found[0])
     for role, noun in shape.defaults.items():
         roles.setdefault(role, noun)
@@ -212,7 +221,11 @@ def route(frame: BriefFrame, chosen: str, ranked: list[DomainMatch], *, forced: 
     nouns = brief_entities(frame, library)
     covered = blueprint_covers(blueprint, nouns)
     missing = [n for n in nouns if n not in covered]
-    if len(nouns) >= 2 and len(covered) / len(nouns) < COVERAGE_MIN:
+    # a counted entity ("10 coworking centres") weighs double: the brief sizes a table that must exist
+    counted = {_singular(c.entity.lower(), library.vocabulary) for c in frame.counts}
+    weight = {n: 2 if n in counted else 1 for n in nouns}
+    held = sum(weight[n] for n in covered) / max(1, sum(weight.values()))
+    if len(nouns) >= 2 and held < COVERAGE_MIN:
         return COMPOSED_DOMAIN, (
             f"the {chosen} blueprint matches the words, but its tables hold {len(covered)} of the brief's "
             f"{len(nouns)} entities (missing: {', '.join(missing)})"
@@ -242,6 +255,7 @@ class Composition:
     currency: str
     words: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    campaigns: list[dict] = field(default_factory=list)  # name, start, end (and type) of each campaign
 
 
 def _fill(node: Any, words: dict[str, str]) -> Any:
@@ -290,6 +304,9 @@ def template_words(comp: Composition, vocabulary: Vocabulary) -> dict[str, str]:
     words["capacity_unit"] = "places"
     words["quantity_expr"] = "quantity" if "quantity" in comp.features else "1"
     words["typical_price"] = "25"
+    words.update(_price_words(comp, vocabulary))
+    words["campaign_count"] = str(max(1, len(comp.campaigns)))
+    words["item_rows"] = str(sum(len(c.items) for c in comp.catalog.categories.values()))
     for i, place in enumerate(comp.places.names[:6], 1):
         words[f"place_{i}"] = place
         words[f"place_slug_{i}"] = _snake(place) or f"place_{i}"
@@ -362,11 +379,69 @@ def _catalog_generator(gen: dict, comp: Composition, rate: float) -> dict:
     return {"kind": "conditional", "on": "category", "cases": cases}
 
 
+def _price_words(comp: Composition, vocabulary: Vocabulary) -> dict[str, str]:
+    """Round price points around the catalog's middle price, in the challenge's currency (survey price bands)."""
+    edges = sorted(p for c in comp.catalog.categories.values() for p in c.price)
+    middle = edges[len(edges) // 2] * vocabulary.currency_rates.get(comp.currency, 1.0)
+    points = (("price_low", 0.6), ("price_mid", 1), ("price_high", 1.6))
+    return {name: f"{float(f'{middle * f:.2g}'):g}" for name, f in points}
+
+
+def _campaigns(frame: BriefFrame, shape: Shape, window: tuple[dt.date, dt.date]) -> list[dict]:
+    """The brief's dated promotions, else the defaults of the shape's campaigns generator, each placed in the
+    window's latest year that holds it with a week before it."""
+    dated = [e for e in frame.events if e.kind == "promotion" and e.start]
+    if dated:
+        strip = r"(?i)\s+(?:promotions?|campaigns?|promos?|offers?)$"
+        return [{"name": re.sub(strip, "", e.what), "start": e.start, "end": e.end or e.start} for e in dated]
+    gens = [c["generator"] for p in shape.facts.values() for c in p.columns]
+    gens = [g for g in gens if g.get("kind") == "campaigns"]
+    found = []
+    for entry in next((g["defaults"] for g in gens if g.get("defaults")), []):
+        for year in range(window[1].year, window[0].year - 1, -1):
+            start = dt.date(year, entry["month"], entry["day"])
+            end = start + dt.timedelta(days=entry.get("days", 7) - 1)
+            if window[0] + dt.timedelta(days=7) <= start and end <= window[1]:
+                found.append({**entry, "name": f"{entry['name']} {year}", "start": start, "end": end})
+                break
+    return found
+
+
+def _campaign_generator(gen: dict, comp: Composition) -> dict:
+    """{kind: campaigns, field: name|start|end|type}: the campaigns' names, or their dates or types by name."""
+    if not comp.campaigns:
+        raise SpecError("the shape needs campaigns: the brief names no dated promotion and no default fits the window")
+    if gen["field"] == "name":
+        return {"kind": "categorical", "values": [c["name"] for c in comp.campaigns]}
+
+    def case(c: dict) -> dict:
+        if gen["field"] in ("start", "end"):
+            return {"kind": "date", "start": c[gen["field"]].isoformat(), "end": c[gen["field"]].isoformat()}
+        words = set(tokens(c["name"]))
+        types = gen.get("types", {})
+        named = next((t for t, ws in types.items() if words & set(ws)), gen.get("default", "Promotion"))
+        found = c.get("type") or named
+        return {"kind": "categorical", "values": [found]}
+
+    cases = {c["name"]: case(c) for c in comp.campaigns}
+    return {"kind": "conditional", "on": gen.get("on", "campaign_name"), "cases": cases}
+
+
+def _outlet_rows(frame: BriefFrame, comp: Composition, library: PartLibrary, scale: int) -> int:
+    """How many outlets the challenge holds: the brief's count of them, else the size of the outlet table part."""
+    noun = stem(comp.roles.get("outlet", "outlet").split()[-1])
+    counted = next((c.value for c in frame.counts if stem(c.entity.split()[-1]) == noun), None)
+    part = next((p for p in comp.shape.facts.values() if p.table == "dim_${outlets}"), library.dimensions["outlet"])
+    return counted or _size(part, comp, scale).get("rows", 1)
+
+
 def _column(column: dict, comp: Composition, rate: float) -> dict:
     column = {k: v for k, v in column.items() if k != "needs"}
     gen = column["generator"]
     if gen.get("kind") == "places":
         column["generator"] = _places_generator(gen, comp)
+    elif gen.get("kind") == "campaigns":
+        column["generator"] = _campaign_generator(gen, comp)
     elif gen.get("kind") == "catalog":
         column["generator"] = _catalog_generator(gen, comp, rate)
     return column
@@ -394,6 +469,8 @@ def _table(part: TablePart, comp: Composition, rate: float, scale: int) -> dict:
 
 
 def _size(part: TablePart, comp: Composition, scale: int) -> dict:
+    if any(c["generator"].get("kind") == "campaigns" for c in part.columns):
+        return {"rows": len(comp.campaigns)}
     if part.rows_from_catalog:
         return {"rows": sum(len(c.items) for c in comp.catalog.categories.values())}
     if part.rows_from_units:
@@ -535,7 +612,7 @@ def compose(
     else:
         shape, why = choose_shape(frame, library)
     roles = read_roles(frame, shape, library.vocabulary)
-    if not frame.nouns and not frame.counts and not frame.kpis:
+    if not brief_entities(frame, library) and not frame.kpis:
         raise InputError(
             "the brief names no business noun (what is sold, who buys, where): say what the business does, "
             "e.g. 'A chain of 12 gyms wants to know why members cancel'"
@@ -548,7 +625,9 @@ def compose(
     roles = _catalog_item(roles, catalog)
     features = _features(frame, shape, roles, places, window)
     comp = Composition(shape, roles, features, places, catalog, window, currency)
+    comp.campaigns = _campaigns(frame, shape, window)
     comp.words = template_words(comp, library.vocabulary)
+    comp.words["outlet_rows"] = str(_outlet_rows(frame, comp, library, rows))
     tables = [
         _table(library.dimensions[name], comp, rate, rows)
         for name in shape.dimensions

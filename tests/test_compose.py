@@ -1,0 +1,126 @@
+"""The composer builds a fitting challenge from building blocks for briefs that no blueprint fits (issue 14).
+
+Briefs of ``tests/fixtures/unusual_briefs.yaml`` are unlike every blueprint and every dev brief: each must
+compose a spec named in its own nouns that passes phase 2, answers every question on a preview, and (for a
+few, generated in full at a small scale) gives answers that are not degenerate.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from schemas.brief import BriefFrame
+from schemas.errors import InputError, SpecError
+from tasks.answers import compute_answers
+from tasks.design.brief_reader import read_brief
+from tasks.design.compose import COMPOSED_DOMAIN, brief_entities, compose, load_parts, read_roles
+from tasks.designer_offline import design_offline
+from tasks.engine import generate_dataset
+from tasks.preview import make_preview
+from tasks.schema_check import validate_schema
+
+FIXTURES = Path(__file__).parent / "fixtures"
+UNUSUAL = yaml.safe_load((FIXTURES / "unusual_briefs.yaml").read_text())
+PARTS = Path(__file__).resolve().parent.parent / "domains" / "parts"
+
+
+@functools.cache
+def _design(brief_id: str, rows: int = 1500):
+    entry = next(e for e in UNUSUAL if e["id"] == brief_id)
+    return entry, design_offline(entry["brief"], rows=rows, seed=5)
+
+
+def _names(spec) -> str:
+    return " ".join([t.name for t in spec.tables] + [c.name for t in spec.tables for c in t.columns])
+
+
+@pytest.mark.parametrize("brief_id", [e["id"] for e in UNUSUAL])
+def test_an_unusual_brief_composes_a_spec_in_its_own_words_that_passes_phase_2_and_the_preview(brief_id: str) -> None:
+    entry, design = _design(brief_id)
+    spec = design.spec
+    names = _names(spec)
+    assert all(noun in names for noun in entry["nouns"]), (entry["nouns"], names)
+    validation = validate_schema(spec)
+    assert validation.score >= 8, validation.problems
+    assert all(q.answerable for q in validation.questions), [q for q in validation.questions if not q.answerable]
+    _, preview = make_preview(spec, 40)
+    assert not [(q.question_id, q.error) for q in preview.questions if not q.answerable]
+    assert 8 <= len(spec.questions) <= 12
+    skills = {s for q in spec.questions for s in q.skills}
+    assert len(skills) >= 8  # many patterns, not one question asked eight ways
+    assert [q.id for q in spec.questions] == [f"q{i:02d}" for i in range(1, len(spec.questions) + 1)]
+
+
+@pytest.mark.parametrize("brief_id", ["pharmacy-chain", "vet-clinic", "dating-app"])
+def test_a_composed_challenge_answers_every_question_with_numbers_that_vary(brief_id: str) -> None:
+    _, design = _design(brief_id)
+    tables = generate_dataset(design.spec)
+    key = compute_answers(design.spec, tables)
+    for answer in key.answers:
+        assert answer.error is None, (answer.question_id, answer.error)
+        assert answer.rows, answer.question_id
+        if len(answer.rows) > 1:
+            numeric = [
+                [row[i] for row in answer.rows]
+                for i, kind in enumerate(answer.column_types)
+                if kind in ("int", "float") and not answer.columns[i].endswith(("_number", "_id"))
+            ]
+            assert any(len({v for v in col if v is not None}) > 1 for col in numeric), answer.question_id
+
+
+def test_the_tables_take_the_brief_nouns_counts_and_places() -> None:
+    design = design_offline(
+        "PawPrints runs 7 dog grooming salons in Austin and Dallas. Bookings fell after a price increase in May 2024. "
+        "The owner wants bookings, groomers and customers from January to December 2024.",
+        rows=1500,
+        seed=3,
+    )
+    spec = design.spec
+    assert spec.challenge.domain == COMPOSED_DOMAIN
+    assert spec.challenge.company.name == "PawPrints"
+    assert spec.table("dim_salons").rows == 7
+    assert {"fact_bookings", "dim_customers"} <= set(spec.table_names)
+    cities = spec.table("dim_salons").column("city").generator.values
+    assert set(cities) == {"Austin", "Dallas"}
+    assert (spec.challenge.time_window.start.isoformat(), spec.challenge.time_window.end.isoformat()) == (
+        "2024-01-01",
+        "2024-12-31",
+    )
+    assert any(q.scenario and "price" in q.scenario for q in spec.questions)
+    assert any(n.startswith("composed:") for n in design.notes)
+
+
+def test_roles_follow_the_vocabulary_not_the_order_of_words() -> None:
+    library = load_parts()
+    frame = read_brief("Matchly, a dating app, wants to know why paying subscribers cancel their subscriptions.")
+    roles = read_roles(frame, library.shapes["transactions"], library.vocabulary)
+    assert roles["event"] == "subscription"
+    assert roles["person"] == "subscriber"
+    assert "subscriber" in brief_entities(frame, library)
+
+
+def test_domain_compose_forces_the_composer_for_a_brief_a_blueprint_fits() -> None:
+    brief = "A hotel chain wants to raise RevPAR and occupancy across its properties."
+    assert design_offline(brief, rows=1000).domain != COMPOSED_DOMAIN
+    forced = design_offline(brief, rows=1000, domain="compose")
+    assert forced.domain == COMPOSED_DOMAIN
+    assert forced.notes[0] == "composed: chosen with --domain compose"
+
+
+def test_a_brief_with_no_business_noun_is_refused_with_a_request_for_one() -> None:
+    with pytest.raises(InputError, match="names no business noun"):
+        design_offline("Please help me with this, thanks a lot.", rows=1000)
+
+
+def test_a_broken_part_file_names_itself(tmp_path: Path) -> None:
+    copy = tmp_path / "parts"
+    shutil.copytree(PARTS, copy)
+    shape = copy / "shapes" / "transactions.yaml"
+    shape.write_text(shape.read_text().replace("facts:", "fcts:", 1))
+    with pytest.raises(SpecError, match="transactions.yaml"):
+        compose(BriefFrame(brief="a shop", nouns=["shop"]), directory=copy)
