@@ -1,8 +1,8 @@
 """Run every dev brief through phases 1-3 and print how much of each brief the design carries.
 
 One line per brief: domain (and whether the match is confident), schema score, questions answering on the
-preview, facts carried k/n, events planted k/n, KPIs asked k/n, then the misses; a last line
-``briefs=N fit=F facts_pct=P events_pct=E kpis_pct=K``.
+preview, facts carried k/n, events planted k/n, KPIs asked k/n, listed entities a table holds k/n, then the
+misses; a last line ``briefs=N fit=F facts_pct=P events_pct=E kpis_pct=K entities_pct=T``.
 
     .venv/bin/python bench/briefs.py [--file tests/fixtures/dev_briefs.yaml] [--rows 3000] [--only id,id]
 """
@@ -21,7 +21,7 @@ os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="bench-briefs-pref
 
 import yaml  # noqa: E402
 
-from tasks.design.carried import carried_facts  # noqa: E402
+from tasks.design.carried import carried_facts, entities_found  # noqa: E402
 from tasks.designer_offline import design_offline  # noqa: E402
 from tasks.domains import match_confidence  # noqa: E402
 from tasks.preview import make_preview  # noqa: E402
@@ -37,13 +37,17 @@ def run_brief(entry: dict, rows: int, seed: int) -> dict:
     _, preview = make_preview(spec, 30)
     answering = sum(1 for q in preview.questions if q.answerable and (q.rows or 0) > 0)
     carried = carried_facts(spec, entry.get("facts") or {})
+    entities = entities_found(spec, entry.get("entities") or [])
     return {
         "id": entry.get("id", entry["brief"][:30]),
         "domain": design.domain,
-        "confident": match_confidence(design.matches).confident if design.matches else False,
+        # a composed design fits by construction; a blueprint fits when its match is confident
+        "confident": design.domain == "composed"
+        or (match_confidence(design.matches).confident if design.matches else False),
         "score": validation.score,
         "answering": f"{answering}/{len(spec.questions)}",
         "carried": carried,
+        "entities": entities,
     }
 
 
@@ -63,7 +67,7 @@ def main() -> None:
     if args.only:
         wanted = set(args.only.split(","))
         entries = [e for e in entries if e.get("id") in wanted]
-    totals = {"facts": [0, 0], "events": [0, 0], "kpis": [0, 0]}
+    totals = {"facts": [0, 0], "events": [0, 0], "kpis": [0, 0], "entities": [0, 0]}
     fit = 0
     for entry in entries:
         try:
@@ -75,22 +79,29 @@ def main() -> None:
         facts = _ratio(carried)
         events = _ratio(carried, {"event"})
         kpis = _ratio(carried, {"kpi"})
-        for key, (k, n) in (("facts", facts), ("events", events), ("kpis", kpis)):
+        entities = _ratio(result["entities"])
+        for key, (k, n) in (("facts", facts), ("events", events), ("kpis", kpis), ("entities", entities)):
             totals[key][0] += k
             totals[key][1] += n
         fit += result["confident"]
         misses = "; ".join(f"{c.kind} {c.expected} ({c.detail})" for c in carried if not c.ok)
+        absent = ", ".join(c.expected for c in result["entities"] if not c.ok)
+        misses += (f"; entities: {absent}" if misses else f"entities: {absent}") if absent else ""
         print(
             f"{result['id']}: domain={result['domain']} confident={'yes' if result['confident'] else 'no'} "
             f"score={result['score']} answering={result['answering']} facts={facts[0]}/{facts[1]} "
-            f"events={events[0]}/{events[1]} kpis={kpis[0]}/{kpis[1]}" + (f" | missing: {misses}" if misses else "")
+            f"events={events[0]}/{events[1]} kpis={kpis[0]}/{kpis[1]} entities={entities[0]}/{entities[1]}"
+            + (f" | missing: {misses}" if misses else "")
         )
 
     def pct(key: str) -> str:
         k, n = totals[key]
         return f"{100 * k / n:.0f}" if n else "100"
 
-    print(f"briefs={len(entries)} fit={fit} facts_pct={pct('facts')} events_pct={pct('events')} kpis_pct={pct('kpis')}")
+    print(
+        f"briefs={len(entries)} fit={fit} facts_pct={pct('facts')} events_pct={pct('events')} "
+        f"kpis_pct={pct('kpis')} entities_pct={pct('entities')}"
+    )
 
 
 if __name__ == "__main__":

@@ -39,6 +39,18 @@ def frame_markdown(frame: BriefFrame | None) -> list[str]:
     return lines
 
 
+def choice_markdown(spec: ChallengeSpec, notes: list[str]) -> list[str]:
+    """Which ran, a blueprint or the composer, and why (the designer's first note says it)."""
+    why = next((n for n in notes if n.startswith(("composed:", "domain ", "LOW CONFIDENCE"))), None)
+    if why is None:
+        return []
+    if spec.challenge.domain == "composed":
+        parts = next((n for n in notes if n.startswith("composed from parts:")), "")
+        text = f"Composed from building blocks (domains/parts/): {why.removeprefix('composed: ')}."
+        return ["", "## Blueprint or composition", text, *([f"- {parts}"] if parts else [])]
+    return ["", "## Blueprint or composition", f"Blueprint {spec.challenge.domain}: {why.split(': ', 1)[-1]}."]
+
+
 def problem_markdown(
     spec: ChallengeSpec, matches: list, notes: list[str], designer: str, frame: BriefFrame | None = None
 ) -> str:
@@ -60,6 +72,7 @@ def problem_markdown(
         tag = f" · reveals *{q.scenario}*" if q.scenario else ""
         lines.append(f"1. **{q.text}** ({q.difficulty}; {', '.join(q.skills)}; {q.answer_shape}, {q.chart}{tag})")
     lines += frame_markdown(frame)
+    lines += choice_markdown(spec, notes)
     if matches:
         from tasks.domains import MATCHING_RULE
 

@@ -89,3 +89,12 @@ class Shape(_Strict):
         description="problem statement template; {company} and ${slot} words are filled",
     )
     stakeholders: list[str] = Field(default_factory=lambda: ["Head of Operations", "Chief Executive Officer"])
+
+
+class PartChoice(_Strict):
+    """The composer's choices a model may make: the shape and the brief's noun for each role."""
+
+    shape: str = Field(description="a shape of domains/parts/shapes/, e.g. 'transactions', 'survey'")
+    roles: dict[str, str] = Field(
+        default_factory=dict, description="role -> the brief's singular noun, e.g. {'event': 'membership'}"
+    )

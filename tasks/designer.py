@@ -52,6 +52,20 @@ def design(
         LLMConfigError, LLMDesignError: the LLM path is configured but fails (see ``tasks.designer_llm``).
     """
     settings = settings or get_settings()
+    if chosen_designer(settings) == "llm" and settings.llm_design == "parts" and previous is None:
+        from tasks.design.parts_llm import design_llm_parts
+
+        return design_llm_parts(
+            brief,
+            config=llm_config(settings),
+            rows=rows,
+            seed=seed,
+            variant=variant,
+            locale=locale,
+            domain=domain,
+            feedback=feedback,
+            attempt=attempt,
+        )
     if chosen_designer(settings) == "llm":
         return design_llm(
             brief,

@@ -22,6 +22,7 @@ import sqlglot
 from schemas.blueprint import Blueprint
 from schemas.brief import BriefFrame
 from schemas.errors import DataFactoryError, InputError, SpecError
+from schemas.parts import PartChoice
 from schemas.serialize import spec_from_data, spec_to_data
 from schemas.spec import ChallengeSpec
 from tasks.design import shape
@@ -137,8 +138,10 @@ def design_offline(
     feedback: str | None = None,
     attempt: int = 0,
     previous: ChallengeSpec | None = None,
+    frame: BriefFrame | None = None,
+    parts: PartChoice | None = None,
 ) -> Design:
-    """Design a challenge from a blueprint.
+    """Design a challenge from a blueprint or from building blocks.
 
     Args:
         brief: the business brief, e.g. "an online store is losing customers".
@@ -151,6 +154,8 @@ def design_offline(
         attempt: the regeneration count, so a regenerated design differs from the last one.
         previous: the spec shown at the gate; with feedback, the feedback is applied to it (so the
             rest stays as reviewed) instead of drawing a new variation.
+        frame: the brief's frame when a model read it (the offline reader's otherwise).
+        parts: a model's shape and role nouns: the challenge is composed with them.
 
     Returns:
         The design; ``notes`` says what the variation and the feedback did or did not do.
@@ -164,12 +169,13 @@ def design_offline(
         raise InputError(f"rows must be a positive number, got {rows}")
     if locale is not None and not re.fullmatch(r"[a-z]{2}_[A-Z]{2}", locale):
         raise InputError(f"locale '{locale}' is not of the form en_US or en_IN")
-    frame = read_brief(brief)
-    chosen, ranked = choose_domain(brief, domain)
-    chosen, why = route(frame, chosen, ranked, forced=bool(domain))
+    frame = frame or read_brief(brief)
+    chosen, ranked = choose_domain(brief, COMPOSE_OPTION if parts else domain)
+    chosen, why = route(frame, chosen, ranked, forced=bool(domain or parts))
     locale = locale or frame.locale or detect_locale(brief)
     if chosen == COMPOSED_DOMAIN:
-        blueprint, chosen_notes = compose(frame, rows=rows, locale=locale)
+        shape_name, roles = (parts.shape, parts.roles) if parts else (None, None)
+        blueprint, chosen_notes = compose(frame, rows=rows, locale=locale, shape_name=shape_name, roles=roles)
         chosen_notes = [f"composed: {why}", *chosen_notes]
     else:
         blueprint = get_blueprint(chosen)

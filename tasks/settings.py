@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_api_key: str | None = Field(None, description="falls back to OPENAI_API_KEY")
     llm_max_repairs: int = Field(2, ge=0)
+    llm_design: Literal["spec", "parts"] = Field(
+        "spec",
+        description="spec: the model writes the whole spec (capable models); parts: it reads the brief and picks "
+        "the composer's shape and role nouns, and the composer builds the spec (small local models)",
+    )
     # limits on question SQL (which may come from a model): every sandboxed query runs under them
     sql_timeout_seconds: float = Field(30.0, gt=0, description="wall-clock limit of one question's SQL")
     sql_memory_limit: str = Field(

@@ -161,18 +161,15 @@ def _repair(problems: list[str]) -> str:
     )
 
 
-def _response_format() -> dict[str, Any]:
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": "brief_frame", "schema": BriefFrame.model_json_schema(), "strict": False},
-    }
+def response_format(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
 
 
-def _ask(client: openai.OpenAI, model: str, messages: list[dict]) -> str:
-    """One chat completion with the frame's schema (a JSON object when the server refuses schemas)."""
+def ask_json(client: openai.OpenAI, model: str, messages: list[dict], name: str, schema: dict[str, Any]) -> str:
+    """One chat completion with a JSON schema for the answer (a JSON object when the server refuses schemas)."""
     try:
         response = client.chat.completions.create(
-            model=model, messages=messages, response_format=_response_format(), temperature=0
+            model=model, messages=messages, response_format=response_format(name, schema), temperature=0
         )
     except openai.BadRequestError as exc:
         if "response_format" not in str(exc) and "json_schema" not in str(exc):
@@ -184,3 +181,7 @@ def _ask(client: openai.OpenAI, model: str, messages: list[dict]) -> str:
     if not response.choices:
         return ""
     return response.choices[0].message.content or ""
+
+
+def _ask(client: openai.OpenAI, model: str, messages: list[dict]) -> str:
+    return ask_json(client, model, messages, "brief_frame", BriefFrame.model_json_schema())

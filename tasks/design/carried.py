@@ -110,3 +110,50 @@ def _event_matches(when: str, start: dt.date) -> bool:
     if len(parts) == 1:
         return start.year == int(parts[0])
     return (start.year, start.month) == (int(parts[0]), int(parts[1]))
+
+
+# words of an entity description that name no table ("installations by installer and month")
+_ENTITY_STOP = {"by", "and", "or", "per", "x", "of", "the", "with", "a", "an", "all", "each", "daily", "monthly"}
+_CALENDAR = {"calendar", "date", "month", "day"}
+
+
+def _entity_heads(entity: str) -> list[str]:
+    """The nouns that may name the entity's table: the head before '(' and each 'or' alternative's first word."""
+    head = entity.split("(", 1)[0].lower()
+    heads = []
+    for alternative in re.split(r"\bor\b|/|,", head):
+        words = [w for w in re.findall(r"[a-z]+", alternative) if w not in _ENTITY_STOP]
+        if words:
+            heads.append(words[0])
+    return heads
+
+
+def _rejoin(items: list[str]) -> list[str]:
+    """YAML's flow lists split 'members (age group, gender)' at its commas: put each entity back together."""
+    joined: list[str] = []
+    for item in map(str, items):
+        if joined and joined[-1].count("(") > joined[-1].count(")"):
+            joined[-1] += ", " + item
+        else:
+            joined.append(item)
+    return joined
+
+
+def entities_found(spec: ChallengeSpec, entities: list[str]) -> list[Carried]:
+    """Which of the brief's listed entities ('clubs (city)', 'memberships or subscriptions (...)') a table holds.
+
+    An entity is found when a table name holds its head noun (by stem: 'visits' finds fact_visits) or, for a
+    calendar, when a date dimension or a month column exists.
+    """
+    names = {w for t in spec.tables for w in tokens(t.name.replace("_", " "))}
+    columns = {w for t in spec.tables for c in t.columns for w in tokens(c.name.replace("_", " "))}
+    found = []
+    for entity in _rejoin(entities):
+        heads = _entity_heads(entity)
+        stems = [tokens(h)[0] for h in heads if tokens(h)]
+        if any(h in _CALENDAR for h in heads):
+            ok = bool(names & {"date", "calendar", "month"}) or bool(columns & {"month", "date"})
+        else:
+            ok = any(s in names for s in stems)
+        found.append(Carried("entity", entity.split("(", 1)[0].strip(), ok))
+    return found

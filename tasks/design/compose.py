@@ -36,7 +36,7 @@ COMPOSED_DOMAIN = "composed"
 COMPOSE_OPTION = "compose"  # --domain compose
 ENTITY_ROLES = ("event", "activity", "outlet", "person", "item", "staff", "unit")
 COVERAGE_MIN = 0.5  # a blueprint holding fewer of the brief's entities than this is not the brief's challenge
-ROLE_ORDER = ("event", "activity", "outlet", "person", "item", "staff", "unit", "place")
+ROLE_ORDER = ("event", "activity", "outlet", "person", "item", "staff", "unit", "place", "maker", "base")
 MAX_QUESTIONS = 10
 MIN_PATTERN_QUESTIONS = 6
 UNIT_FALLBACK = ["Operations", "Sales", "Service", "Support"]
@@ -274,7 +274,8 @@ def _fill(node: Any, words: dict[str, str]) -> Any:
 
 
 def _needed(node: dict, features: set[str]) -> bool:
-    return all(need in features for need in node.get("needs", []))
+    # a need "a|b" is met by either feature (word_solar|word_energy: any of the brief's words)
+    return all(any(n in features for n in need.split("|")) for need in node.get("needs", []))
 
 
 def _window_words(start: dt.date, end: dt.date) -> dict[str, str]:
@@ -287,6 +288,7 @@ def _window_words(start: dt.date, end: dt.date) -> dict[str, str]:
         "history_start": start.replace(year=start.year - 2).isoformat(),
         "late_start": late.isoformat(),
         "late_label": f"{late:%B %Y}",
+        "month_count": str((end.year - start.year) * 12 + end.month - start.month + 1),
     }
 
 
@@ -408,23 +410,31 @@ def _campaigns(frame: BriefFrame, shape: Shape, window: tuple[dt.date, dt.date])
 
 
 def _campaign_generator(gen: dict, comp: Composition) -> dict:
-    """{kind: campaigns, field: name|start|end|type}: the campaigns' names, or their dates or types by name."""
+    """{kind: campaigns, field: name|start|end|days|type}: a campaign's name, dates, length or type by its key."""
     if not comp.campaigns:
         raise SpecError("the shape needs campaigns: the brief names no dated promotion and no default fits the window")
+    key = gen.get("on", "campaign_id")  # campaign i is the i-th campaign, so every table keyed on it agrees
     if gen["field"] == "name":
-        return {"kind": "categorical", "values": [c["name"] for c in comp.campaigns]}
+        names = [c["name"].replace("'", "’") for c in comp.campaigns]
+        expression = f"'{names[-1]}'"
+        for number, name in reversed(list(enumerate(names[:-1], 1))):
+            expression = f"where({key} == {number}, '{name}', {expression})"
+        single = {"kind": "categorical", "values": names}
+        return single if len(names) == 1 else {"kind": "derived", "expression": expression}
 
     def case(c: dict) -> dict:
         if gen["field"] in ("start", "end"):
-            return {"kind": "date", "start": c[gen["field"]].isoformat(), "end": c[gen["field"]].isoformat()}
+            return {"kind": "categorical", "values": [c[gen["field"]].isoformat()]}
+        if gen["field"] == "days":
+            return {"kind": "categorical", "values": [(c["end"] - c["start"]).days + 1]}
         words = set(tokens(c["name"]))
         types = gen.get("types", {})
         named = next((t for t, ws in types.items() if words & set(ws)), gen.get("default", "Promotion"))
         found = c.get("type") or named
         return {"kind": "categorical", "values": [found]}
 
-    cases = {c["name"]: case(c) for c in comp.campaigns}
-    return {"kind": "conditional", "on": gen.get("on", "campaign_name"), "cases": cases}
+    cases = {str(number): case(c) for number, c in enumerate(comp.campaigns, 1)}
+    return {"kind": "conditional", "on": key, "cases": cases}
 
 
 def _outlet_rows(frame: BriefFrame, comp: Composition, library: PartLibrary, scale: int) -> int:
@@ -469,7 +479,7 @@ def _table(part: TablePart, comp: Composition, rate: float, scale: int) -> dict:
 
 
 def _size(part: TablePart, comp: Composition, scale: int) -> dict:
-    if any(c["generator"].get("kind") == "campaigns" for c in part.columns):
+    if any(c["generator"].get("kind") == "campaigns" and c["generator"]["field"] == "name" for c in part.columns):
         return {"rows": len(comp.campaigns)}
     if part.rows_from_catalog:
         return {"rows": sum(len(c.items) for c in comp.catalog.categories.values())}
@@ -503,6 +513,9 @@ def _features(frame: BriefFrame, shape: Shape, roles: dict[str, str], places: Pl
     elif event and "item" in roles:
         features.add("quantity")
     words = set(tokens(frame.brief))
+    features.update(f"word_{w}" for w in words)  # a part may need a word of the brief (needs: [word_solar])
+    if frame.fiscal_year is not None and frame.fiscal_year.start_month != 1:
+        features.add("fiscal_year")  # the designer adds fiscal_year to the calendar; questions may use it
     if words & {"channel", "online", "app", "website", "offline"}:
         features.update({"channel", "channel_person"})
     if "place" in roles and roles["place"] in ("city", "town"):
@@ -597,6 +610,7 @@ def compose(
     locale: str = "en_US",
     today: dt.date | None = None,
     shape_name: str | None = None,
+    roles: dict[str, str] | None = None,
     directory: Path | None = None,
 ) -> tuple[Blueprint, list[str]]:
     """A blueprint composed for ``frame`` (its spec valid and generatable), with notes on what was chosen.
@@ -611,8 +625,11 @@ def compose(
         shape, why = library.shapes[shape_name], "chosen by name"
     else:
         shape, why = choose_shape(frame, library)
+    chosen_roles = roles
     roles = read_roles(frame, shape, library.vocabulary)
-    if not brief_entities(frame, library) and not frame.kpis:
+    if chosen_roles:  # a model's choice (tasks.design.parts_llm) wins over the vocabulary's reading
+        roles = {**roles, **{r: n.lower() for r, n in chosen_roles.items() if r in ROLE_ORDER}}
+    elif not brief_entities(frame, library) and not frame.kpis:
         raise InputError(
             "the brief names no business noun (what is sold, who buys, where): say what the business does, "
             "e.g. 'A chain of 12 gyms wants to know why members cancel'"
