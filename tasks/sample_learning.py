@@ -4,10 +4,16 @@ The author brings real data that may not be published. Each ``<table>.csv`` is r
 inferred from its text (ints, decimals, dates, datetimes, booleans, text), SDV detects the metadata
 (keys, relationships, sdtypes; a ``metadata.json`` in SDV format beside the CSVs replaces the
 detection), and the metadata becomes the project's spec, reviewed at the phase-2 gate like any
-other:
+other. SDV only matches equal names, so without a metadata.json the keys are completed from the
+values: a unique key-named column (``customer_code``), a calendar (a date dimension), the columns
+unique together (an aggregate); a column whose values are a parent's keys relates to it when the
+names agree (``cust_id`` -> ``customers.customer_code``) or the keys are patterned text. A table no
+key relates is learned on its own (noted), not refused.
 
-- primary keys -> sequences (their text pattern kept: ``CUST-000042`` -> ``CUST-######``);
-- foreign keys -> ``foreign_key`` with the sample's min/max children per parent;
+- primary keys -> sequences (their text pattern kept: ``CUST-000042`` -> ``CUST-######``); a
+  calendar key -> ``date_sequence``, and its year, month_name, is_weekend ... -> ``derived``;
+- foreign keys -> ``foreign_key`` with the sample's children per parent (at least one when every
+  parent has one; no maximum under a parent that keeps its size);
 - a child column equal to its parent's column through a key -> ``lookup`` (order line price);
 - a date never before another, close behind it -> ``date_offset`` (shipped = ordered + days);
 - names, emails, phones, addresses and other identifying columns -> ``faker`` (regenerated, never
@@ -180,7 +186,8 @@ def learn_spec(
         The learned sample: spec (without questions: see ``tasks.sample_questions``), typed tables, notes.
 
     Raises:
-        SampleError: no CSVs, too few rows, a sample without keys, tables that cannot be related.
+        SampleError: no CSVs, too few rows in a table no other table points at, a repeated primary key,
+            a declared or name-matched foreign key whose values are mostly missing from its parent.
         InputError: empty brief or rows <= 0.
     """
     del settings  # reserved: the questions step uses it; the learning itself is offline
@@ -763,11 +770,12 @@ def _spec_data(
 
 
 def _unbounded_under_fixed_parents(learned_tables: list[dict[str, Any]]) -> None:
-    """Children of a parent that keeps its size lose the sample's maximum per parent (and one-to-one).
+    """Children of a parent that keeps its size lose the sample's bounds per parent (and one-to-one).
 
     The children scale with ``rows`` while the parent (a small dimension) does not, so ten times the
     rows put about ten times as many children on each parent: the sample's maximum cannot hold, nor
-    can two rooms in two of six hotels stay one room per hotel.
+    can two rooms in two of six hotels stay one room per hotel; and a preview's few rows cannot give
+    each of 24 customers a card.
     """
     fixed = {t["name"] for t in learned_tables if "ratio" not in t}
     for table in learned_tables:
@@ -776,7 +784,7 @@ def _unbounded_under_fixed_parents(learned_tables: list[dict[str, Any]]) -> None
         for column in table["columns"]:
             gen = column["generator"]
             if gen["kind"] == "foreign_key" and gen["references"].split(".", 1)[0] in fixed:
-                gen["max_children"] = None
+                gen["min_children"], gen["max_children"] = 0, None
                 column["unique"] = False
 
 
