@@ -274,8 +274,11 @@ def _fill(node: Any, words: dict[str, str]) -> Any:
 
 
 def _needed(node: dict, features: set[str]) -> bool:
-    # a need "a|b" is met by either feature (word_solar|word_energy: any of the brief's words)
-    return all(any(n in features for n in need.split("|")) for need in node.get("needs", []))
+    # a need "a|b" is met by either feature (word_solar|word_energy: any of the brief's words), "!a" by its absence
+    def met(n: str) -> bool:
+        return n[1:] not in features if n.startswith("!") else n in features
+
+    return all(any(met(n) for n in need.split("|")) for need in node.get("needs", []))
 
 
 def _window_words(start: dt.date, end: dt.date) -> dict[str, str]:
@@ -414,15 +417,11 @@ def _campaign_generator(gen: dict, comp: Composition) -> dict:
     if not comp.campaigns:
         raise SpecError("the shape needs campaigns: the brief names no dated promotion and no default fits the window")
     key = gen.get("on", "campaign_id")  # campaign i is the i-th campaign, so every table keyed on it agrees
-    if gen["field"] == "name":
-        names = [c["name"].replace("'", "’") for c in comp.campaigns]
-        expression = f"'{names[-1]}'"
-        for number, name in reversed(list(enumerate(names[:-1], 1))):
-            expression = f"where({key} == {number}, '{name}', {expression})"
-        single = {"kind": "categorical", "values": names}
-        return single if len(names) == 1 else {"kind": "derived", "expression": expression}
 
     def case(c: dict) -> dict:
+        # plain values, not dates or expressions: a window move shifts those, and the brief's dates are fixed
+        if gen["field"] == "name":
+            return {"kind": "categorical", "values": [c["name"]]}
         if gen["field"] in ("start", "end"):
             return {"kind": "categorical", "values": [c[gen["field"]].isoformat()]}
         if gen["field"] == "days":
@@ -593,14 +592,59 @@ def _statement(shape: Shape, comp: Composition, frame: BriefFrame) -> str:
     return template if "{company}" in template else "{company}: " + template
 
 
-def _profile(comp: Composition) -> str:
+def _kind_of_business(frame: BriefFrame, comp: Composition) -> str:
+    """The word the brief puts before its outlet noun ('12 fitness clubs' -> 'fitness'), if it is a word."""
+    outlet = comp.roles.get("outlet")
+    if not outlet:
+        return ""
+    many = comp.words["outlets_words"]
+    match = re.search(rf"\b([A-Za-z][a-z-]+) (?:{re.escape(many)}|{re.escape(outlet)})\b", frame.brief, re.IGNORECASE)
+    if not match or match.group(1).lower() in _NOT_KINDS:
+        return ""
+    return match.group(1).lower()
+
+
+_NOT_KINDS = {
+    "the",
+    "a",
+    "an",
+    "its",
+    "their",
+    "our",
+    "of",
+    "in",
+    "and",
+    "or",
+    "new",
+    "some",
+    "several",
+    "many",
+    "runs",
+    "operates",
+    "has",
+    "owns",
+    "manages",
+    "all",
+    "each",
+    "per",
+    "by",
+    "at",
+    "to",
+    "from",
+    "with",
+}
+
+
+def _profile(comp: Composition, frame: BriefFrame) -> str:
     parts = []
     if "outlet" in comp.roles:
         parts.append(f"runs {comp.words['outlets_words']}")
     if "person" in comp.roles:
         parts.append(f"serves {comp.words['persons_words']}")
     did = " and ".join(parts) or f"records its {comp.words['events_words']}"
-    return f"a business that {did}"
+    kind = _kind_of_business(frame, comp)
+    article = "an" if kind[:1] in "aeiou" and kind else "a"
+    return f"{article} {kind} business that {did}" if kind else f"a business that {did}"
 
 
 def compose(
@@ -665,7 +709,7 @@ def compose(
             "id": f"composed-{shape.shape.replace('_', '-')}",
             "title": string.Template(shape.title).safe_substitute(comp.words).capitalize(),
             "domain": COMPOSED_DOMAIN,
-            "company": {"name": "The company", "profile": _profile(comp)},
+            "company": {"name": "The company", "profile": _profile(comp, frame)},
             "problem_statement": "Placeholder statement, replaced by the variation step.",
             "time_window": {"start": window[0].isoformat(), "end": window[1].isoformat()},
             "locale": locale,

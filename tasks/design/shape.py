@@ -561,8 +561,16 @@ def plant_event(
     if not start < at <= end:
         return [f"event '{event.source}' ({month_label(at)}) is outside the window; not planted"]
     wanted = _event_words(event, lex)
+    kind_words = set(map(_singular, lex.event_kinds.get(event.kind, {}).get("words", [])))
+
+    def same_story(scenario: dict) -> int:
+        # a shared noun alone ("memberships") is not the same story: the kind of event must meet too
+        words = _scenario_words(scenario)
+        shared = wanted & words
+        return len(shared) if (kind_words & words or len(shared) >= 2) else 0
+
     scored = sorted(
-        ((len(wanted & _scenario_words(s)), s["name"]) for s in data.get("scenarios", []) if s["name"] not in taken),
+        ((same_story(s), s["name"]) for s in data.get("scenarios", []) if s["name"] not in taken),
         reverse=True,
     )
     name = _slug(f"{event.what} {at:%Y %m}", 60)
@@ -605,7 +613,48 @@ def plant_event(
     taken.add(name)
     question = before_after_question(data, scenario, event, lex)
     data["questions"].append(question)
-    return [note + f", asked by {question['id']}" + undated]
+    return [note + f", asked by {question['id']}" + undated] + _plant_side_effects(data, event, scenario, lex, taken)
+
+
+def _plant_side_effects(data: dict, event: EventFact, primary: dict, lex: Lexicon, taken: set[str]) -> list[str]:
+    """What else the event's kind does where the table can show it (a price rise also drives cancellations):
+    ``also`` entries of the kind in shaping.yaml, each a mix shift of one value of a categorical column."""
+    kind = lex.event_kinds.get(event.kind) or {}
+    table = next((t for t in data["tables"] if t["name"] == primary["table"]), None)
+    notes = []
+    for side in kind.get("also", []) if table else []:
+        column = next((c for c in table["columns"] if c["name"] == side["column"]), None)
+        values = column["generator"].get("values", []) if column else []
+        if side["value"] not in values:
+            continue
+        name = _slug(f"{primary['name']} {side['value']}", 60)
+        if name in taken:
+            continue
+        more = side["multiplier"] >= 1
+        scenario = {
+            "name": name,
+            "description": (
+                f"{_event_name(event)[0].upper()}{_event_name(event)[1:]} in {month_label(event.start)}: "
+                f"a {'higher' if more else 'lower'} share of {primary['table'].removeprefix('fact_').replace('_', ' ')}"
+                f" with {side['column'].replace('_', ' ')} '{side['value']}' than before."
+            ),
+            "table": primary["table"],
+            "condition": {k: v for k, v in primary["condition"].items() if k != "where"},
+            "effect": {
+                "kind": "shift_weights",
+                "column": side["column"],
+                "multipliers": {side["value"]: side["multiplier"]},
+            },
+            "optional": False,
+        }
+        data["scenarios"].append(scenario)
+        taken.add(name)
+        question = before_after_question(data, scenario, event, lex)
+        data["questions"].append(question)
+        notes.append(
+            f"event '{event.source}': also planted {name} (mix of {side['column']}), asked by {question['id']}"
+        )
+    return notes
 
 
 def _where_words(where: str) -> str:
