@@ -59,18 +59,42 @@ HEADER_BG = colors.HexColor("#2f6690")
 ROW_ALT = colors.HexColor("#eef3f7")
 
 
+def _fonts() -> tuple[str, str]:
+    """DejaVu Sans, shipped with matplotlib, so currency signs Helvetica lacks (₹, ₦, ₩) print; Helvetica
+    when the files are missing."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if "DejaVuSans" in pdfmetrics.getRegisteredFontNames():
+        return "DejaVuSans", "DejaVuSans-Bold"
+    import matplotlib
+
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    try:
+        pdfmetrics.registerFont(TTFont("DejaVuSans", str(folder / "DejaVuSans.ttf")))
+        pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(folder / "DejaVuSans-Bold.ttf")))
+    except Exception:  # noqa: BLE001 - a missing font file must not stop the report
+        return "Helvetica", "Helvetica-Bold"
+    return "DejaVuSans", "DejaVuSans-Bold"
+
+
 def _styles() -> dict[str, ParagraphStyle]:
     base = getSampleStyleSheet()
+    regular, bold = _fonts()
+
+    def style(name: str, parent: str, font: str, **kw: object) -> ParagraphStyle:
+        return ParagraphStyle(name, parent=base[parent], fontName=font, **kw)
+
     return {
-        "title": ParagraphStyle("title", parent=base["Title"], fontSize=24, leading=30, spaceAfter=8),
-        "subtitle": ParagraphStyle("subtitle", parent=base["Heading2"], alignment=TA_CENTER, textColor=HEADER_BG),
-        "h1": ParagraphStyle("h1", parent=base["Heading1"], fontSize=16, textColor=HEADER_BG, spaceBefore=4),
-        "h2": ParagraphStyle("h2", parent=base["Heading2"], fontSize=12, spaceBefore=8),
-        "body": ParagraphStyle("body", parent=base["BodyText"], fontSize=9.5, leading=13),
-        "small": ParagraphStyle("small", parent=base["BodyText"], fontSize=8, leading=10),
-        "cell": ParagraphStyle("cell", parent=base["BodyText"], fontSize=7.5, leading=9),
-        "head": ParagraphStyle("head", parent=base["BodyText"], fontSize=7.5, leading=9, textColor=colors.white),
-        "center": ParagraphStyle("center", parent=base["BodyText"], alignment=TA_CENTER, fontSize=10, leading=14),
+        "title": style("title", "Title", bold, fontSize=24, leading=30, spaceAfter=8),
+        "subtitle": style("subtitle", "Heading2", bold, alignment=TA_CENTER, textColor=HEADER_BG),
+        "h1": style("h1", "Heading1", bold, fontSize=16, textColor=HEADER_BG, spaceBefore=4),
+        "h2": style("h2", "Heading2", bold, fontSize=12, spaceBefore=8),
+        "body": style("body", "BodyText", regular, fontSize=9.5, leading=13),
+        "small": style("small", "BodyText", regular, fontSize=8, leading=10),
+        "cell": style("cell", "BodyText", regular, fontSize=7.5, leading=9),
+        "head": style("head", "BodyText", bold, fontSize=7.5, leading=9, textColor=colors.white),
+        "center": style("center", "BodyText", regular, alignment=TA_CENTER, fontSize=10, leading=14),
     }
 
 
@@ -107,7 +131,7 @@ def _image(png: bytes, width: float = CONTENT_W, max_height: float = PAGE_H * 0.
 def _footer(title: str):
     def draw(canvas, doc) -> None:
         canvas.saveState()
-        canvas.setFont("Helvetica", 7.5)
+        canvas.setFont(_fonts()[0], 7.5)
         canvas.setFillColor(colors.HexColor("#666666"))
         canvas.drawString(MARGIN, 10 * mm, title[:90])
         canvas.drawRightString(PAGE_W - MARGIN, 10 * mm, f"Page {doc.page}")

@@ -248,3 +248,15 @@ def test_profile_panels_skip_keys_and_calendar_parts(retail) -> None:
             assert not column.name.endswith("_id"), (table.name, column.name)
             if kind != "month":
                 assert not (column.type == "int" and re.search("year|month|day", column.name)), column.name
+
+
+def test_the_report_font_prints_the_rupee_sign() -> None:
+    from fontTools.ttLib import TTFont
+    from reportlab.pdfbase import pdfmetrics
+
+    from tasks.report_pdf import _fonts
+
+    regular, bold = _fonts()
+    assert (regular, bold) == ("DejaVuSans", "DejaVuSans-Bold")  # Helvetica has no ₹: INR amounts printed as boxes
+    face = pdfmetrics.getFont(regular).face
+    assert 0x20B9 in TTFont(face.filename).getBestCmap()

@@ -869,7 +869,7 @@ def render_statement(data: dict, frame: BriefFrame, brief_scenarios: list[str]) 
     where = f" in {_join(named)}" if named else (f" in {len(cities)} cities" if frame.geography.city_count else "")
     operates = f" It has {_join(sizes)}{where}." if sizes else (f" It works{where}." if where else "")
     by_name = {s["name"]: s for s in data.get("scenarios", [])}
-    happened = [by_name[n]["description"].split(":")[0] for n in brief_scenarios if n in by_name]
+    happened = list(dict.fromkeys(by_name[n]["description"].split(":")[0] for n in brief_scenarios if n in by_name))
     events = ""
     if happened:
         noun = "event matters" if len(happened) == 1 else "events matter"
