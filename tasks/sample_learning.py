@@ -687,10 +687,14 @@ def _domain(brief: str, domain: str | None, notes: list[str]) -> tuple[str, Any]
 
     try:
         chosen, _ = choose_domain(brief, domain)
+        from tasks.design.compose import COMPOSED_DOMAIN
     except InputError:
         if domain:
             raise
         notes.append("the brief matches no library domain: the challenge is described from the sample alone")
+        return "learned", None
+    if chosen == COMPOSED_DOMAIN:  # the sample's own tables are the composition: nothing to borrow
+        notes.append("--domain compose: the challenge is described from the sample alone")
         return "learned", None
     return chosen, get_blueprint(chosen)
 
