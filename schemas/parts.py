@@ -27,6 +27,8 @@ class Vocabulary(_Strict):
     plural: dict[str, str] = {}
     place_values: dict[str, list[str]] = {}
     currency_rates: dict[str, float] = {}
+    money_words: dict[str, str] = {}
+    business_persons: list[str] = []
 
 
 class CatalogCategory(_Strict):

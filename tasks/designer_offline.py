@@ -215,6 +215,20 @@ def domain_notes(chosen: str, ranked: list[DomainMatch], *, forced: bool, why: s
     ]
 
 
+MAX_COMPOSED_QUESTIONS = 12
+
+
+def trim_composed_questions(data: dict) -> None:
+    """At most 12 questions: pattern questions give way (from the last) to the ones the brief's events add."""
+    questions = data["questions"]
+    while len(questions) > MAX_COMPOSED_QUESTIONS:
+        last = next((q for q in reversed(questions) if not q.get("scenario")), None)
+        if last is None:
+            break
+        questions.remove(last)
+    renumber_questions(data)
+
+
 def vary_blueprint(
     bp: Blueprint,
     rng: random.Random,
@@ -262,7 +276,10 @@ def vary_blueprint(
     notes += shape.drop_scenarios_outside(data)
     from_brief = [s["name"] for s in data.get("scenarios", []) if not s.get("optional", True)]
     notes += choose_scenarios(data, rng, low)
-    choose_questions(data, low, high, rng)
+    if shift:  # a composed spec's questions are chosen by pattern already; only the brief's may be added
+        choose_questions(data, low, high, rng)
+    else:
+        trim_composed_questions(data)
     notes += ask_kpis(data, frame.kpis, [e.what for e in frame.events])
     if shape.has_facts(frame):
         profile["problem_statement"] = shape.render_statement(data, frame, [n for n in from_brief if n not in before])

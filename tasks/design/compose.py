@@ -161,7 +161,8 @@ def shape_scores(frame: BriefFrame, library: PartLibrary) -> dict[str, int]:
     text = " " + " ".join(tokens(frame.brief)) + " "
     scores = {}
     for name, shape in library.shapes.items():
-        hits = {t for t in shape.triggers if f" {' '.join(tokens(t))} " in text}
+        # counted by stem, so 'competitor' and 'competitors' are one word of the brief, not two
+        hits = {" ".join(tokens(t)) for t in shape.triggers if f" {' '.join(tokens(t))} " in text}
         scores[name] = len(hits)
     return scores
 
@@ -306,6 +307,8 @@ def template_words(comp: Composition, vocabulary: Vocabulary) -> dict[str, str]:
         words[role + "_words"] = noun
         words[role + "s_words"] = many
     words["staffs"] = _snake(plural(comp.roles.get("staff", "staff"), vocabulary))
+    money = vocabulary.money_words.get(comp.roles.get("event", ""), "revenue")
+    words["money"], words["money_col"] = money, _snake(money)
     words["capacity_unit"] = "places"
     words["quantity_expr"] = "quantity" if "quantity" in comp.features else "1"
     words["typical_price"] = "25"
@@ -388,7 +391,7 @@ def _price_words(comp: Composition, vocabulary: Vocabulary) -> dict[str, str]:
     """Round price points around the catalog's middle price, in the challenge's currency (survey price bands)."""
     edges = sorted(p for c in comp.catalog.categories.values() for p in c.price)
     middle = edges[len(edges) // 2] * vocabulary.currency_rates.get(comp.currency, 1.0)
-    points = (("price_low", 0.6), ("price_mid", 1), ("price_high", 1.6))
+    points = (("price_low", 0.6), ("price_mid", 1), ("price_high", 1.6), ("price_top", 2.4))
     return {name: f"{float(f'{middle * f:.2g}'):g}" for name, f in points}
 
 
@@ -401,8 +404,14 @@ def _campaigns(frame: BriefFrame, shape: Shape, window: tuple[dt.date, dt.date])
         return [{"name": re.sub(strip, "", e.what), "start": e.start, "end": e.end or e.start} for e in dated]
     gens = [c["generator"] for p in shape.facts.values() for c in p.columns]
     gens = [g for g in gens if g.get("kind") == "campaigns"]
+    defaults = next((g["defaults"] for g in gens if g.get("defaults")), [])
+    text = f" {' '.join(tokens(frame.brief))} "
+
+    def said(entry: dict) -> bool:  # "summer and back-to-school campaigns" keep those two
+        return f" {' '.join(t for t in tokens(entry['name']) if t != 'sale')} " in text
+
     found = []
-    for entry in next((g["defaults"] for g in gens if g.get("defaults")), []):
+    for entry in [d for d in defaults if said(d)] or defaults:
         for year in range(window[1].year, window[0].year - 1, -1):
             start = dt.date(year, entry["month"], entry["day"])
             end = start + dt.timedelta(days=entry.get("days", 7) - 1)
@@ -499,7 +508,9 @@ def _size(part: TablePart, comp: Composition, scale: int) -> dict:
 # --------------------------------------------------------------------------- features
 
 
-def _features(frame: BriefFrame, shape: Shape, roles: dict[str, str], places: Places, window: tuple) -> set[str]:
+def _features(
+    frame: BriefFrame, shape: Shape, roles: dict[str, str], places: Places, window: tuple, vocabulary: Vocabulary
+) -> set[str]:
     features = set(roles)
     for role in ROLE_ORDER:
         if role not in roles:
@@ -511,6 +522,8 @@ def _features(frame: BriefFrame, shape: Shape, roles: dict[str, str], places: Pl
         features.add("single_event")
     elif event and "item" in roles:
         features.add("quantity")
+    if "person" in roles:
+        features.add("business_person" if roles["person"] in vocabulary.business_persons else "consumer")
     words = set(tokens(frame.brief))
     features.update(f"word_{w}" for w in words)  # a part may need a word of the brief (needs: [word_solar])
     if frame.fiscal_year is not None and frame.fiscal_year.start_month != 1:
@@ -684,7 +697,7 @@ def compose(
     rate = library.vocabulary.currency_rates.get(currency, 1.0)
     catalog = _catalog_for(frame, library.catalogs)
     roles = _catalog_item(roles, catalog)
-    features = _features(frame, shape, roles, places, window)
+    features = _features(frame, shape, roles, places, window, library.vocabulary)
     comp = Composition(shape, roles, features, places, catalog, window, currency)
     comp.campaigns = _campaigns(frame, shape, window)
     comp.words = template_words(comp, library.vocabulary)

@@ -100,7 +100,10 @@ def _generic(kpi: KpiFact, words: dict[str, str]) -> dict[str, Any] | None:
             "generator": {"kind": "categorical", "values": [True, False], "weights": [0.22, 0.78]},
         }
         measure = f"ROUND(100.0 * AVG(CASE WHEN {slug} THEN 1 ELSE 0 END), 1) AS {slug}_pct"
-        text = f"What was the {kpi.name} (share of ${{events_words}} where {slug.replace('_', ' ')}) each month?"
+        text = (
+            f"What was the {display_name(kpi.name)} (share of ${{events_words}} marked {slug.replace('_', ' ')}) "
+            "each month?"
+        )
         return {"table": "event", "columns": [column], "text": text, "sql": monthly.replace("{measure}", measure)}
     if kpi.kind in ("average", "sum", "score"):
         name = _slug(kpi.parts[0]) if kpi.parts else slug
@@ -113,10 +116,10 @@ def _generic(kpi: KpiFact, words: dict[str, str]) -> dict[str, Any] | None:
         function = "SUM" if kpi.kind == "sum" else "AVG"
         measure = f"ROUND({function}({name}), 2) AS {function.lower()}_{name}"
         what = "total" if kpi.kind == "sum" else "average"
-        text = f"What was the {kpi.name} ({what} {name.replace('_', ' ')}) each month?"
+        text = f"What was the {display_name(kpi.name)} ({what} {name.replace('_', ' ')}) each month?"
         return {"table": "event", "columns": [column], "text": text, "sql": monthly.replace("{measure}", measure)}
     if kpi.kind == "count":
-        text = f"How many ${{events_words}} were there each month ({kpi.name}), and how did the number move?"
+        text = f"How many ${{events_words}} were there each month ({display_name(kpi.name)}), and how did it move?"
         return {"table": "event", "text": text, "sql": monthly.replace(", {measure}", "")}
     return None
 
