@@ -609,7 +609,20 @@ def _shares(answer: Answer, table: _Table, column: str) -> list[Finding]:
     return [Finding(answer.question_id, "share", text + ".", min(1.0, values[top] / 60))]
 
 
+_LIMITED = re.compile(r"(?i)\bLIMIT\s+\d+|\bQUALIFY\b|\bWHERE\s+rank", re.DOTALL)
+
+
+def _partial(answer: Answer) -> bool:
+    """A top-N result (LIMIT, a rank filter) or a truncated one: its rows are not the whole, so shares of
+    their sum would be wrong ('33.7% of the total' for a club that has 22% of all revenue)."""
+    return answer.truncated or bool(_LIMITED.search(answer.sql or ""))
+
+
 def _share(answer: Answer, table: _Table, measure: str) -> Finding | None:
+    if _partial(answer):
+        column = next((c for c in _numeric(answer) if "share" in c.lower()), None)
+        found = _shares(answer, table, column) if column else []
+        return next((f for f in found if f.kind == "share"), None)
     values = _values(table, measure).dropna()
     if values.empty or (values < 0).any() or values.sum() <= 0 or len(values) < 2:
         return None

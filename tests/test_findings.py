@@ -139,3 +139,21 @@ def test_hours_read_as_clock_times_and_buckets_name_their_rows() -> None:
     )  # fmt: skip
     text = analyse(buckets)[0].text
     assert "quartile 1 has the largest share (52.2%)" in text and "row 1" not in text
+
+
+def test_a_top_n_result_is_not_a_share_of_its_own_rows() -> None:
+    rows = [["Club 07", 12.5e6, 22.0], ["Club 12", 9.2e6, 16.2], ["Club 10", 5.9e6, 10.3]]
+    answer = _answer(
+        "q02",
+        "Which five clubs brought in the most revenue, and what share of the total did each take?",
+        ["club_name", "revenue", "share_pct"],
+        rows,
+        ["string", "float", "float"],
+        units={"revenue": "USD", "share_pct": "%"},
+        labels=["club_name"],
+        measure="revenue",
+        sql="SELECT club_name, SUM(amount) AS revenue, ... FROM f GROUP BY 1 ORDER BY revenue DESC LIMIT 5",
+    )
+    text = " ".join(f.text for f in analyse(answer))
+    assert "22.0%" in text  # the share the query computed over all clubs
+    assert "45.3%" not in text  # not 12.5 of the 27.6 million the visible rows sum to
