@@ -319,7 +319,19 @@ def template_words(comp: Composition, vocabulary: Vocabulary) -> dict[str, str]:
         words[f"place_{i}"] = place
         words[f"place_slug_{i}"] = _snake(place) or f"place_{i}"
     words.update(_window_words(*comp.window))
+    words["plan_factor"] = _plan_factor(words["place"], comp.places.names)
     return words
+
+
+def _plan_factor(column: str, places: list[str]) -> str:
+    """How much more than its actual volume each place's target asks (drawn per place, seeded by the places),
+    so some places beat their targets and others miss them."""
+    rng = random.Random("plan:" + "|".join(places))
+    expression = "1.0"
+    for place in reversed(places):
+        factor = round(rng.uniform(0.85, 1.25), 2)
+        expression = f"where({column} == '{place.replace(chr(39), '’')}', {factor}, {expression})"
+    return expression
 
 
 # --------------------------------------------------------------------------- tables
@@ -532,8 +544,7 @@ def _features(
         features.update({"channel", "channel_person"})
     if "place" in roles and roles["place"] in ("city", "town"):
         features.add("place_is_city")
-    if len(places.names) >= 3:
-        features.add("several_places")
+    features.add("several_places" if len(places.names) >= 3 else "few_places")
     start, end = window
     years = end.year - start.year + (1 if end.month == 12 else 0)
     features.add("multi_year" if years >= 2 else "single_year")
