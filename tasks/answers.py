@@ -9,6 +9,7 @@ size, and whether this answer shows it. Everything is derived from the spec: no 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import os
@@ -176,7 +177,24 @@ def answer_question(
     measure = _pick_measure(question, columns, types, labels)
     check = None
     if question.scenario:
-        check = check_scenario(spec, question.scenario, frame, types, units, labels, measure, scenarios)
+        reading: dict = {}
+        check = check_scenario(
+            spec,
+            question.scenario,
+            frame,
+            types,
+            units,
+            labels,
+            measure,
+            scenarios,
+            sql=question.sql,
+            con=con,
+            reading=reading,
+        )
+        if reading.get("direction") is not None and reading.get("target") != measure:
+            # the question is about its planted finding: its measure is the column that carries it
+            # (avg_peak_surge, not the off-peak control column beside it)
+            measure = reading["target"]
     answer = Answer(
         **base,
         columns=columns,
@@ -467,37 +485,721 @@ def _is_time(name: str, kind: str) -> bool:
 # --------------------------------------------------------------------------- planted scenarios
 
 
+# A scenario's finding is read from the answer in three steps, each from the spec, not from names:
+# which rows are about its segment (the `where` literals, and the attribute values only the segment's
+# rows carry, such as the route names of the route ids it lists), which rows or columns fall inside its
+# window (period labels, and the date conditions of the SQL's CASE labels and conditional aggregates),
+# and which measure carries its effect, in which direction (the SQL lineage of each result column).
+
+_SEGMENT_VALUES_MAX = 500  # a column with more distinct values (an id, a timestamp) names no segment
+_UNKNOWN_CHANGE_MIN = 0.05  # a measure of unknown direction "shows" a change of at least 5 %
+# a count per period is a volume rate: it moves with a volume change and needs no per-day division
+_RATE_NAME = re.compile(r"per_(day|week|month|quarter|year)", re.IGNORECASE)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _where_literals(scenario: ScenarioSpec) -> list[str]:
+    where = scenario.condition.where or ""
+    return [a or b for a, b in re.findall(r"'([^']*)'|\"([^\"]*)\"", where)]
+
+
+def _top_category(scenario: ScenarioSpec) -> str | None:
+    effect = scenario.effect
+    if effect.kind != "shift_weights":
+        return None
+    return max(effect.multipliers, key=lambda k: abs(math.log(effect.multipliers[k])))
+
+
 def _scenario_keys(scenario: ScenarioSpec) -> tuple[list[str], int]:
-    """The segment values a scenario is about, and the expected direction (+1 more, -1 less)."""
+    """The segment values a scenario is about (its ``where`` literals), and the planted direction (+1/-1)."""
     effect = scenario.effect
     if effect.kind == "shift_weights":
-        key = max(effect.multipliers, key=lambda k: abs(math.log(effect.multipliers[k])))
-        return [key], 1 if effect.multipliers[key] > 1 else -1
-    direction = 1 if effect.factor > 1 else -1
-    where = scenario.condition.where or ""
-    literals = [a or b for a, b in re.findall(r"'([^']*)'|\"([^\"]*)\"", where)]
-    return literals, direction
+        top = _top_category(scenario)
+        return _where_literals(scenario), 1 if effect.multipliers[top] > 1 else -1
+    return _where_literals(scenario), 1 if effect.factor > 1 else -1
 
 
-def _in_window(value: Any, name: str, kind: str, scenario: ScenarioSpec) -> bool | None:
-    """Is a period label inside the scenario's window? None when the label is not a period."""
-    cond = scenario.condition
-    if cond.start is None and cond.end is None:
-        return None
-    start = pd.Timestamp(cond.start) if cond.start else pd.Timestamp.min
-    end = pd.Timestamp(cond.end) if cond.end else pd.Timestamp.max
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if kind in {"date", "datetime"}:
-        return bool(start <= pd.Timestamp(value) <= end)
-    if kind == "int" and "year" in name.lower() and 1800 <= int(value) <= 2200:
-        year_start, year_end = pd.Timestamp(int(value), 1, 1), pd.Timestamp(int(value), 12, 31)
-        if year_start >= start and year_end <= end:
+def segment_values(
+    spec: ChallengeSpec, scenario: ScenarioSpec, con: duckdb.DuckDBPyConnection | None
+) -> dict[str, set[str]]:
+    """Column name -> lower-cased values that name the scenario's segment: its literals, and values only it carries.
+
+    A segment stated on ids (``route_id in ('RT-02', 'RT-03')``) is shown in answers by its names
+    (``ORD-LAX``) or by an attribute it alone has (hub ``DEN``): a text value of the scenario's table,
+    or of a parent it references, whose every row lies inside the segment names it. Values are kept
+    per column, since a value can be exclusive in one column and not in another (``ORD`` as the
+    destination of a Denver route, and as the origin of the Chicago ones). Literals are under ``*``
+    when the condition names several columns.
+    """
+    from schemas.expressions import expression_names
+    from tasks.engine.evaluate import evaluate
+
+    where = scenario.condition.where
+    literals = {v.lower() for v in _where_literals(scenario)}
+    names = sorted(expression_names(where)) if where else []
+    out: dict[str, set[str]] = {}
+    if literals:
+        out[names[0] if len(names) == 1 else "*"] = set(literals)
+    table = next((t for t in spec.tables if t.name == scenario.table), None)
+    if not where or con is None or table is None:
+        return out
+    names = [n for n in names if n in {c.name for c in table.columns}]
+    if not names:
+        return out
+    sources = [("", "t", c.name) for c in table.columns if c.type in ("string", "category")]
+    for column, parent_name, key in _parents(spec, table):
+        parent = next(t for t in spec.tables if t.name == parent_name)
+        join = f"JOIN {_q(parent_name)} p ON p.{_q(key)} = t.{_q(column)}"
+        sources += [(join, "p", c.name) for c in parent.columns if c.type in ("string", "category")]
+    selected = ", ".join(f"t.{_q(n)} AS {_q(n)}" for n in names)
+    for join, alias, name in sources:
+        ref = f"{alias}.{_q(name)}"
+        try:
+            rows = con.execute(
+                f"SELECT DISTINCT {selected}, CAST({ref} AS VARCHAR) AS __value FROM {_q(table.name)} t {join} "
+                f"WHERE {ref} IS NOT NULL LIMIT {_SEGMENT_VALUES_MAX * 20}"
+            ).df()
+        except duckdb.Error:
+            continue  # a column the shipped tables lack: its values name nothing
+        if rows.empty or rows["__value"].nunique() > _SEGMENT_VALUES_MAX:
+            continue
+        columns = {n: rows[n].reset_index(drop=True) for n in names}
+        try:
+            inside = evaluate(where, columns, len(rows)).fillna(False).astype(bool).to_numpy()
+        except Exception:  # noqa: BLE001 - an expression the distinct rows cannot evaluate names nothing
+            continue
+        exclusive = pd.Series(inside).groupby(rows["__value"].to_numpy()).all()
+        if exclusive.all():
+            continue  # every value lies inside: the segment is the whole table, its values name nothing
+        out.setdefault(name, set()).update(str(v).lower() for v in exclusive[exclusive].index)
+    return out
+
+
+def _parents(spec: ChallengeSpec, table: Any) -> list[tuple[str, str, str]]:
+    """(column, parent table, parent key) for the tables a table's rows name: its foreign keys, and the
+    columns copied from one (a ``lookup`` of ``warehouse_id``) that are another table's whole primary key."""
+    out: dict[tuple[str, str], str] = {}
+    tables = {t.name: t for t in spec.tables}
+    for column in table.columns:
+        ref = getattr(column.generator, "references", None)
+        if column.generator.kind == "foreign_key" and ref and ref.split(".", 1)[0] in tables:
+            parent, key = ref.split(".", 1)
+            out[(column.name, parent)] = key
+        for other in spec.tables:
+            if other.name != table.name and list(other.primary_key) == [column.name]:
+                out.setdefault((column.name, other.name), column.name)
+    return [(column, parent, key) for (column, parent), key in out.items()]
+
+
+def _filters_segment(tree: exp.Expression | None, keys: dict[str, set[str]]) -> bool:
+    """Whether the query's WHERE keeps only segment values (``WHERE plan_name = 'Starter'``): every row is in it."""
+    if tree is None:
+        return False
+    for where in tree.find_all(exp.Where):
+        for node in where.find_all(exp.EQ, exp.In):
+            column = next((n for n in (node.this, node.args.get("expression")) if isinstance(n, exp.Column)), None)
+            if column is None:
+                continue
+            found = node.args.get("expressions") if isinstance(node, exp.In) else [node.args.get("expression")]
+            if isinstance(node, exp.EQ) and isinstance(node.this, exp.Literal):
+                found = [node.this]
+            literals = {str(n.this).lower() for n in found or [] if isinstance(n, exp.Literal) and n.is_string}
+            allowed = keys.get(column.name, set()) | keys.get("*", set())
+            if literals and literals <= allowed and not _negated(node, where):
+                return True
+    return False
+
+
+def _negated(node: exp.Expression, stop: exp.Expression) -> bool:
+    """Whether a condition sits under a NOT or an OR (then it does not restrict every row)."""
+    parent = node.parent
+    while parent is not None and parent is not stop:
+        if isinstance(parent, (exp.Not, exp.Or)):
             return True
-        if year_end < start or year_start > end:
-            return False
-        return None  # a year that only partly overlaps the window says neither
+        parent = parent.parent
+    return False
+
+
+def _segment_rows(
+    frame: pd.DataFrame,
+    segment_labels: list[str],
+    keys: dict[str, set[str]],
+    projections: dict[str, exp.Expression],
+    aliases: dict[str, exp.Expression],
+) -> tuple[np.ndarray, list[str]]:
+    """Rows whose label names the segment, reading each label column for the source columns it comes from."""
+    matched = np.zeros(len(frame), dtype=bool)
+    names: set[str] = set()
+    for label in segment_labels:
+        expression = projections.get(label)
+        sources = (
+            {n.name for n in _lineage(expression, aliases) if isinstance(n, exp.Column)} | {label}
+            if expression is not None
+            else set(keys)
+        )
+        allowed = set().union(*(keys.get(s, set()) for s in sources | {"*"}))
+        if not allowed:
+            continue
+        cells = frame[label].astype(str).str.strip()
+        hit = cells.str.lower().isin(allowed).to_numpy()
+        matched |= hit
+        names |= set(cells[hit])
+    return matched, sorted(names)
+
+
+# --------------------------------------------------------------------------- periods in the SQL
+
+
+def _parse_sql(sql: str | None) -> exp.Expression | None:
+    if not sql:
+        return None
+    try:
+        return sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return None
+
+
+def _date_literal(node: exp.Expression) -> pd.Timestamp | None:
+    """DATE '2023-04-01', TIMESTAMP '...', '2023-04-01'::DATE or a plain '2023-04-01' text."""
+    if isinstance(node, exp.Cast):
+        node = node.this
+    if isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Literal) and node.is_string and re.match(r"^\d{4}-\d{2}-\d{2}", node.this):
+        try:
+            return pd.Timestamp(node.this[:10])
+        except ValueError:
+            return None
     return None
+
+
+def _is_year_of(node: exp.Expression) -> bool:
+    """``EXTRACT(YEAR FROM d)``, ``year(d)`` or ``date_part('year', d)``."""
+    if isinstance(node, exp.Year):
+        return True
+    if isinstance(node, exp.Extract):
+        return node.this.name.upper() == "YEAR"
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "date_part" and node.expressions:
+        first = node.expressions[0]
+        return isinstance(first, exp.Literal) and str(first.this).lower() == "year"
+    return False
+
+
+def _int_literal(node: exp.Expression) -> int | None:
+    if isinstance(node, exp.Literal) and not node.is_string and re.fullmatch(r"\d{4}", node.this):
+        return int(node.this)
+    return None
+
+
+def _comparison_interval(node: exp.Expression) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:
+    """The days a comparison of a date (or its year) with a literal keeps, or None when it is no such thing."""
+    one_day = pd.Timedelta(days=1)
+    ops = {exp.GTE: ">=", exp.GT: ">", exp.LT: "<", exp.LTE: "<=", exp.EQ: "="}
+    op = next((sym for cls, sym in ops.items() if isinstance(node, cls)), None)
+    if op is None:
+        return None
+    left, right = node.this, node.expression
+    flip = {">=": "<=", ">": "<", "<": ">", "<=": ">=", "=": "="}
+    for date_side, literal, sym in ((left, right, op), (right, left, flip[op])):
+        year = _int_literal(literal)
+        if year is not None and _is_year_of(date_side):
+            first, last = pd.Timestamp(year, 1, 1), pd.Timestamp(year, 12, 31)
+        else:
+            day = _date_literal(literal)
+            if day is None or _date_literal(date_side) is not None or isinstance(date_side, exp.Literal):
+                continue
+            first = last = day
+        return {
+            ">=": (first, None),
+            ">": (last + one_day, None),
+            "<": (None, first - one_day),
+            "<=": (None, last),
+            "=": (first, last),
+        }[sym]
+    return None
+
+
+def _intersect(a, b):
+    lo = max((x for x in (a[0], b[0]) if x is not None), default=None)
+    hi = min((x for x in (a[1], b[1]) if x is not None), default=None)
+    return lo, hi
+
+
+def condition_interval(node: exp.Expression) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:
+    """The days a SQL condition keeps (None bounds: open), or None when it says nothing about dates."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.And):
+        parts = [condition_interval(node.this), condition_interval(node.expression)]
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            return None
+        out = parts[0]
+        for part in parts[1:]:
+            out = _intersect(out, part)
+        return out
+    if isinstance(node, exp.Between):
+        low = _comparison_interval(exp.GTE(this=node.this, expression=node.args["low"]))
+        high = _comparison_interval(exp.LTE(this=node.this, expression=node.args["high"]))
+        if low is None or high is None:
+            return None
+        return _intersect(low, high)
+    return _comparison_interval(node)
+
+
+def _case_labels(case: exp.Case) -> dict[str, tuple[pd.Timestamp | None, pd.Timestamp | None]]:
+    """Label text -> the days its CASE branch covers (a branch's days exclude the branches before it)."""
+    out: dict[str, tuple[pd.Timestamp | None, pd.Timestamp | None]] = {}
+    remaining: tuple[pd.Timestamp | None, pd.Timestamp | None] | None = (None, None)
+    one_day = pd.Timedelta(days=1)
+    for branch in case.args.get("ifs") or []:
+        label = branch.args.get("true")
+        days = condition_interval(branch.this)
+        if isinstance(label, exp.Literal) and days is not None and remaining is not None:
+            out.setdefault(str(label.this), _intersect(days, remaining))
+        if days is None or remaining is None:
+            remaining = None
+        elif days[1] is None and days[0] is not None:  # ">= a": what follows lies before a
+            remaining = _intersect(remaining, (None, days[0] - one_day))
+        elif days[0] is None and days[1] is not None:
+            remaining = _intersect(remaining, (days[1] + one_day, None))
+        else:
+            remaining = None
+    default = case.args.get("default")
+    if isinstance(default, exp.Literal) and remaining is not None:
+        out.setdefault(str(default.this), remaining)
+    return out
+
+
+def _lineage(node: exp.Expression, aliases: dict[str, exp.Expression], depth: int = 0):
+    """The nodes a result value is computed from, following column references into CTE and subquery aliases."""
+    for child in node.walk():
+        yield child
+        if isinstance(child, exp.Column) and child.name in aliases and depth < 6:
+            target = aliases[child.name]
+            if target is not node and not (isinstance(target, exp.Column) and target.name == child.name):
+                yield from _lineage(target, aliases, depth + 1)
+
+
+def _sql_parts(tree: exp.Expression | None) -> tuple[dict[str, exp.Expression], dict[str, exp.Expression]]:
+    """(alias -> expression anywhere in the query, result column -> its outer projection)."""
+    aliases: dict[str, exp.Expression] = {}
+    projections: dict[str, exp.Expression] = {}
+    if tree is None:
+        return aliases, projections
+    for alias in tree.find_all(exp.Alias):
+        aliases.setdefault(alias.alias, alias.this)
+    top = tree
+    while isinstance(top, exp.SetOperation):
+        top = top.this
+    if isinstance(top, exp.Select):
+        for projection in top.expressions:
+            inner = projection.this if isinstance(projection, exp.Alias) else projection
+            projections[projection.alias_or_name] = inner
+    return aliases, projections
+
+
+def _column_days(
+    name: str, projections: dict[str, exp.Expression], aliases: dict[str, exp.Expression]
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:
+    """The days a conditional aggregate column covers (``AVG(CASE WHEN d >= DATE '...' THEN x END)``), if one span."""
+    expression = projections.get(name)
+    if expression is None:
+        return None
+    spans = set()
+    for node in _lineage(expression, aliases):
+        condition = None
+        if isinstance(node, exp.If) and isinstance(node.parent, exp.Case):
+            condition = node.this
+        elif isinstance(node, exp.Filter):
+            condition = node.expression.this if isinstance(node.expression, exp.Where) else node.expression
+        if condition is not None:
+            days = condition_interval(condition)
+            if days is not None:
+                spans.add(days)
+    return next(iter(spans)) if len(spans) == 1 else None
+
+
+def _label_days(
+    value: Any,
+    name: str,
+    kind: str,
+    step: pd.DateOffset | None,
+    case_days: dict[str, tuple] | None,
+    part: str | None = None,
+    spec: ChallengeSpec | None = None,
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:
+    """The days a period label covers: a date and its step, a year, a 'YYYY-MM' / 'YYYY-Qn' text, a CASE label,
+    or a quarter or month number when the data spans one calendar year."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    if part in ("quarter", "month") and spec is not None and kind in {"int", "float"}:
+        window = spec.challenge.time_window
+        number = int(value)
+        if window.start.year != window.end.year or not 1 <= number <= (4 if part == "quarter" else 12):
+            return None
+        months = 3 if part == "quarter" else 1
+        first = pd.Timestamp(window.start.year, months * (number - 1) + 1, 1)
+        return first, first + pd.DateOffset(months=months) - pd.Timedelta(days=1)
+    if kind in {"date", "datetime"}:
+        first = pd.Timestamp(value).normalize()
+        return first, (first + step - pd.Timedelta(days=1)) if step is not None else first
+    if kind == "int" and _TREND_NAME.search(name) and 1800 <= int(value) <= 2200:
+        return pd.Timestamp(int(value), 1, 1), pd.Timestamp(int(value), 12, 31)
+    if kind != "string":
+        return None
+    text = str(value)
+    if case_days and text in case_days:
+        return case_days[text]
+    match = re.fullmatch(r"((?:19|20)\d{2})(?:[-/ ]?(?:(Q)([1-4])|(\d{1,2})))?", text.strip(), re.IGNORECASE)
+    if not match:
+        return None
+    year = int(match.group(1))
+    if match.group(3):
+        first = pd.Timestamp(year, 3 * int(match.group(3)) - 2, 1)
+        return first, first + pd.DateOffset(months=3) - pd.Timedelta(days=1)
+    if match.group(4) and 1 <= int(match.group(4)) <= 12:
+        first = pd.Timestamp(year, int(match.group(4)), 1)
+        return first, first + pd.DateOffset(months=1) - pd.Timedelta(days=1)
+    return pd.Timestamp(year, 1, 1), pd.Timestamp(year, 12, 31)
+
+
+def _calendar_part(
+    projections: dict[str, exp.Expression], aliases: dict[str, exp.Expression], column: str
+) -> str | None:
+    """'quarter' or 'month' when a result column is ``EXTRACT(QUARTER FROM d)`` (or ``month(d)``), else None."""
+    expression = projections.get(column)
+    if expression is None:
+        return None
+    for node in _lineage(expression, aliases):
+        if isinstance(node, exp.Extract) and node.this.name.upper() in ("QUARTER", "MONTH"):
+            return node.this.name.lower()
+        if isinstance(node, exp.Quarter):
+            return "quarter"
+        if isinstance(node, exp.Month):
+            return "month"
+        if isinstance(node, (exp.AggFunc, exp.Case)):
+            return None  # a value computed from months, not a month
+    return None
+
+
+def _kept_days(tree: exp.Expression | None) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:
+    """The days the outer query's WHERE keeps ((None, None): all); None when it filters dates in a way
+    no range states (``EXTRACT(MONTH FROM d) IN (12, 1, 2)``)."""
+    top = tree
+    while isinstance(top, exp.SetOperation):
+        top = top.this
+    where = top.args.get("where") if isinstance(top, exp.Select) else None
+    if where is None:
+        return None, None
+    days = condition_interval(where.this)
+    unstated = any(
+        isinstance(node, (exp.Extract, exp.Month, exp.Quarter, exp.DayOfWeek, exp.Year)) for node in where.this.walk()
+    )
+    if unstated and days is None:
+        return None
+    return days if days is not None else (None, None)
+
+
+def _days_in_data(days: tuple[pd.Timestamp | None, pd.Timestamp | None] | None, spec: ChallengeSpec) -> int:
+    """How many days of the data's window a period covers (0 for none or unknown)."""
+    if days is None:
+        return 0
+    data = spec.challenge.time_window
+    lo = max(days[0] or pd.Timestamp(data.start), pd.Timestamp(data.start))
+    hi = min(days[1] or pd.Timestamp(data.end), pd.Timestamp(data.end))
+    return max((hi - lo).days + 1, 0)
+
+
+def _date_step(values: pd.Series) -> pd.DateOffset | None:
+    """The period a column of truncated dates stands for (month, quarter, year), or None for days."""
+    days = pd.to_datetime(values.dropna()).drop_duplicates().sort_values()
+    if days.empty or not (days.dt.day == 1).all():
+        return None
+    months = sorted({d.month for d in days})
+    if months == [1]:
+        return pd.DateOffset(years=1)
+    if all(m in (1, 4, 7, 10) for m in months):
+        return pd.DateOffset(months=3)
+    return pd.DateOffset(months=1)
+
+
+def window_share(
+    days: tuple[pd.Timestamp | None, pd.Timestamp | None] | None, scenario: ScenarioSpec, spec: ChallengeSpec
+) -> float | None:
+    """The share of a period's days (within the data's window) that lie inside the scenario's window."""
+    if days is None:
+        return None
+    cond, data = scenario.condition, spec.challenge.time_window
+    lo = max(days[0] or pd.Timestamp(data.start), pd.Timestamp(data.start))
+    hi = min(days[1] or pd.Timestamp(data.end), pd.Timestamp(data.end))
+    if hi < lo:
+        return None
+    start = pd.Timestamp(cond.start) if cond.start else pd.Timestamp(data.start)
+    end = pd.Timestamp(cond.end) if cond.end else pd.Timestamp(data.end)
+    overlap = (min(hi, end) - max(lo, start)).days + 1
+    return max(overlap, 0) / ((hi - lo).days + 1)
+
+
+def _sides(shares: list[float | None]) -> tuple[np.ndarray, np.ndarray]:
+    """(inside, outside) masks: mostly inside the window vs wholly outside; any overlap when none is mostly in."""
+    share = np.array([np.nan if s is None else s for s in shares], dtype=float)
+    outside = share == 0
+    inside = share >= 0.5
+    if not inside.any():
+        inside = share > 0
+    return inside, outside
+
+
+# --------------------------------------------------------------------------- which measure, which direction
+
+
+def downstream_signs(
+    spec: ChallengeSpec, scenario: ScenarioSpec, con: duckdb.DuckDBPyConnection | None
+) -> dict[str, int]:
+    """Column -> +1/-1: how a scale effect moves its column and each derived column computed from it.
+
+    A derived column may move against the factor (``is_on_time`` from ``transit_days``), so each one is
+    probed: its expression is evaluated on a sample of the table with the effect's column as it is and
+    scaled by the factor, and the sign of the change in its mean is its direction.
+    """
+    from schemas.spec import DerivedGenerator
+
+    effect = scenario.effect
+    if effect.kind != "scale":
+        return {}
+    sign = 1 if effect.factor > 1 else -1
+    signs = {effect.column: sign}
+    table = next((t for t in spec.tables if t.name == scenario.table), None)
+    if table is None or con is None:
+        return signs
+    derived = [c for c in table.columns if isinstance(c.generator, DerivedGenerator)]
+    if not derived:
+        return signs
+    try:
+        sample = con.execute(f"SELECT * FROM {_q(table.name)} LIMIT 5000").df()
+    except duckdb.Error:
+        return signs
+    if effect.column not in sample.columns or sample.empty:
+        return signs
+    base = {c: sample[c].reset_index(drop=True) for c in sample.columns}
+    scaled = dict(base)
+    scaled[effect.column] = pd.to_numeric(base[effect.column], errors="coerce") * effect.factor
+    for name, diff in _rederive(table, base, scaled, {effect.column}).items():
+        if math.isfinite(diff) and diff != 0:
+            signs[name] = 1 if diff > 0 else -1
+    return signs
+
+
+def _rederive(table: Any, base: dict[str, pd.Series], changed_columns: dict[str, pd.Series], changed: set[str]):
+    """Recompute, in ``changed_columns``, the derived columns that read a changed one; name -> change of its mean."""
+    from schemas.expressions import expression_names
+    from schemas.spec import DerivedGenerator
+
+    n = len(next(iter(base.values()))) if base else 0
+    diffs: dict[str, float] = {}
+    changed = set(changed)
+    for column in table.columns:  # the spec orders a table's columns so that a column follows what it reads
+        gen = column.generator
+        if not isinstance(gen, DerivedGenerator) or not expression_names(gen.expression) & changed:
+            continue
+        try:
+            from tasks.engine.evaluate import evaluate
+
+            before = evaluate(gen.expression, base, n)
+            after = evaluate(gen.expression, changed_columns, n)
+            diffs[column.name] = float(_as_number(after).mean() - _as_number(before).mean())
+        except Exception:  # noqa: BLE001 - an expression the sample cannot evaluate has no known direction
+            continue
+        changed_columns[column.name] = after
+        changed.add(column.name)
+    return diffs
+
+
+_PROBE_ROWS = 20_000  # rows per table the direction probe copies (a sample of larger tables)
+_PROBE_SHARE = 0.3  # share of the segment's rows the probe changes
+
+
+def _probe_copy(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
+    """A table as the probe copies it: whole up to ``_PROBE_ROWS`` rows, else a repeatable sample."""
+    rows = con.execute(f"SELECT count(*) FROM {_q(name)}").fetchone()[0]
+    if rows <= _PROBE_ROWS:
+        return con.execute(f"SELECT * FROM {_q(name)}").df()
+    return con.execute(f"SELECT * FROM {_q(name)} USING SAMPLE reservoir({_PROBE_ROWS} ROWS) REPEATABLE (0)").df()
+
+
+def probe_directions(
+    spec: ChallengeSpec,
+    scenario: ScenarioSpec,
+    sql: str | None,
+    con: duckdb.DuckDBPyConnection | None,
+    labels: list[str],
+    category: str | None,
+) -> dict[str, int]:
+    """Result column -> +1/-1: how the question's own SQL moves each column when the planted effect is stronger.
+
+    The tables the query reads are copied (a sample of a large one) and the scenario's effect is applied
+    once more to a share of the rows of its segment inside its window (a scale multiplies its column, a
+    category shift moves rows into its boosted category, a volume change adds or drops rows), with the
+    derived columns recomputed. The query runs on both copies; a column whose value rises (on the rows
+    that match by label, the rows of the shifted category when the answer has them) moves with the
+    effect. So an on-time share computed as ``100 - late share``, or a 'not delivered' rate, reads the
+    right way whatever the SQL's form.
+    """
+    from tasks.engine.scenarios import scenario_mask
+
+    if not sql or con is None:
+        return {}
+    table = next((t for t in spec.tables if t.name == scenario.table), None)
+    read = [t.name for t in spec.tables if re.search(rf"\b{re.escape(t.name)}\b", sql)]
+    if table is None or table.name not in read:
+        return {}
+    try:
+        frames = {name: _probe_copy(con, name) for name in read}
+    except duckdb.Error:
+        return {}
+    frame = frames[table.name].reset_index(drop=True)
+    if frame.empty:
+        return {}
+    columns = {c: frame[c] for c in frame.columns}
+    try:
+        # inside the window too: a change between periods (this year vs last) moves only then
+        segment = scenario_mask(scenario, columns, len(frame))
+    except Exception:  # noqa: BLE001 - a condition the copy cannot evaluate: no probe
+        return {}
+    rng = np.random.default_rng(0)
+    pick = segment & (rng.random(len(frame)) < _PROBE_SHARE)
+    if not pick.any():
+        return {}
+    effect = scenario.effect
+    changed = dict(columns)
+    if effect.kind == "volume":
+        changed_frame = (
+            pd.concat([frame, frame[pick]], ignore_index=True)
+            if effect.factor > 1
+            else frame[~pick].reset_index(drop=True)
+        )
+    else:
+        if effect.column not in frame.columns:
+            return {}
+        if effect.kind == "scale":
+            values = pd.to_numeric(frame[effect.column], errors="coerce").astype(float)
+            changed[effect.column] = values.where(~pick, values * effect.factor)
+        else:
+            top = _top_category(scenario)
+            values = frame[effect.column].astype(object).copy()
+            if effect.multipliers[top] > 1:
+                values[pick] = top
+            else:
+                other = values[values.astype(str) != top].mode()
+                if other.empty:
+                    return {}
+                values[pick & (values.astype(str) == top).to_numpy()] = other.iloc[0]
+            if frame[effect.column].dtype.kind in "iuf":
+                values = pd.to_numeric(values, errors="coerce")
+            changed[effect.column] = values
+        _rederive(table, columns, changed, {effect.column})
+        changed_frame = pd.DataFrame(changed)
+        for name in frame.columns:  # keep each column's type, so the copy loads as the original did
+            if changed_frame[name].dtype != frame[name].dtype:
+                with contextlib.suppress(TypeError, ValueError):
+                    changed_frame[name] = changed_frame[name].astype(frame[name].dtype)
+    try:
+        results = []
+        for tables in (frames, frames | {table.name: changed_frame}):
+            probe = sandbox(tables, spec, threads=1)
+            try:
+                results.append(run_query(probe, sql, label="the direction probe"))
+            finally:
+                probe.close()
+    except Exception:  # noqa: BLE001 - a probe that cannot run gives no direction; the SQL lineage still may
+        return {}
+    before, after = results
+    keys = [c for c in labels if c in before.columns and c in after.columns]
+    if keys:
+        before = before.copy()
+        after = after.copy()
+        for key in keys:
+            before[key], after[key] = before[key].astype(str), after[key].astype(str)
+        merged = before.merge(after, on=keys, suffixes=("", "__after"))
+        if category is not None:
+            hit = merged[keys].apply(lambda col: col.str.strip().str.lower()).eq(category.lower()).any(axis=1)
+            if hit.any():
+                merged = merged[hit]
+    elif len(before) == len(after):
+        merged = before.join(after, rsuffix="__after")
+    else:
+        return {}
+    out: dict[str, int] = {}
+    for name in before.columns:
+        if name in keys or f"{name}__after" not in merged.columns:
+            continue
+        a = pd.to_numeric(merged[name], errors="coerce").astype(float)
+        b = pd.to_numeric(merged[f"{name}__after"], errors="coerce").astype(float)
+        change = ((b - a) / np.maximum(a.abs(), 1e-9)).dropna()
+        total = float(change.sum())
+        if len(change) and math.isfinite(total) and abs(total) > 1e-9:
+            out[name] = 1 if total > 0 else -1
+    return out
+
+
+def _as_number(values: pd.Series) -> pd.Series:
+    if values.dtype == bool or values.dtype == object and values.dropna().map(type).eq(bool).all():
+        return values.astype(float)
+    return pd.to_numeric(values, errors="coerce").astype(float)
+
+
+def measure_direction(
+    name: str,
+    scenario: ScenarioSpec,
+    spec: ChallengeSpec,
+    projections: dict[str, exp.Expression],
+    aliases: dict[str, exp.Expression],
+    units: dict[str, str],
+    on_category_rows: bool,
+    signs: dict[str, int] | None = None,
+) -> int | None:
+    """+1 when the planted effect raises this result column, -1 when it lowers it, None when the SQL does not say.
+
+    Read from the column's SQL lineage: a scaled column (or one derived from it) moves with the factor; a
+    count moves with a volume change; the share of a shifted category (a ``CASE WHEN cause = 'X'``, or a
+    row of that category) moves with its multiplier, and the share of an unboosted one falls.
+    """
+    effect = scenario.effect
+    expression = projections.get(name, exp.column(name))
+    nodes = list(_lineage(expression, aliases))
+    referenced = {n.name for n in nodes if isinstance(n, exp.Column)} | {name}
+    relative = units.get(name) == "%" or bool(_RELATIVE_NAME.search(name))
+    if effect.kind == "scale":
+        signs = signs if signs is not None else {effect.column: 1 if effect.factor > 1 else -1}
+        found = {signs[c] for c in referenced if c in signs}
+        return found.pop() if len(found) == 1 else None
+    if effect.kind == "volume":
+        counts = any(isinstance(n, exp.Count) for n in nodes) or units.get(name) == "count"
+        return (1 if effect.factor > 1 else -1) if counts and (not relative or _RATE_NAME.search(name)) else None
+    top = _top_category(scenario)
+    boosted = effect.multipliers[top] > 1
+    if on_category_rows:
+        return 1 if boosted else -1
+    literals = {str(n.this).lower() for n in nodes if isinstance(n, exp.Literal) and n.is_string}
+    if effect.column not in referenced and not literals & {k.lower() for k in effect.multipliers}:
+        return None
+    multipliers = {k.lower(): v for k, v in effect.multipliers.items()}
+    named = [multipliers.get(lit) for lit in literals if lit in multipliers]
+    if top.lower() in literals:
+        return 1 if boosted else -1
+    if named:
+        return 1 if max(named) > 1 else -1
+    if literals and effect.column in referenced and boosted:
+        # a share of categories the effect does not boost: the boosted one takes rows from them
+        return -1
+    return None
+
+
+# --------------------------------------------------------------------------- the verdict
 
 
 def check_scenario(
@@ -509,13 +1211,21 @@ def check_scenario(
     labels: list[str],
     measure: str | None,
     measured: list[dict] | None = None,
+    *,
+    sql: str | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+    reading: dict | None = None,
 ) -> ScenarioCheck:
     """Does this result show the planted scenario ``name``?
 
-    The scenario's segment values (from its ``where`` literals, or its most shifted category) are
-    looked up among the result's label cells. With a period column, the segment's measure inside the
-    window is compared to outside it; otherwise the segment must be the extreme row in the expected
-    direction. A relative column (``*_pct``, share, rate) is preferred as the measure when present.
+    The rows about the scenario's segment are found by ``segment_values`` (its literals and the names
+    only its rows carry); for a category shift, the rows of the shifted category. The measure is the
+    result column whose SQL carries the effect (``measure_direction``), else the question's measure.
+    Then, in order: the segment inside vs outside the window by period rows; by the window's own
+    columns (``AVG(CASE WHEN date >= ... )`` before/after pairs); or, without periods, the segment
+    against the other rows. The verdict reads the planted direction for that measure; a measure whose
+    direction the SQL does not tell shows the scenario by a clear change of either sign. ``reading``,
+    when given, receives the column read (``target``) and its direction (+1, -1 or None).
     """
     scenario = next((s for s in spec.scenarios if s.name == name), None)
     if scenario is None:
@@ -537,59 +1247,265 @@ def check_scenario(
     if frame.empty:
         check.evidence = "the answer has no rows"
         return check
+    frame = frame.reset_index(drop=True)
     kind = dict(zip(frame.columns, types, strict=True))
     numeric = _numeric_measures(list(frame.columns), types, labels)
-    relative = [c for c in numeric if units.get(c) == "%" or _RELATIVE_NAME.search(c)]
-    target = relative[0] if relative else measure
-    if target is None:
+    if not numeric:
         check.evidence = "the answer has no numeric column to compare"
         return check
-    values = pd.to_numeric(frame[target], errors="coerce")
-    keys, direction = _scenario_keys(scenario)
-    key_set = {k.lower() for k in keys}
-    segment_labels = [c for c in labels if not _is_time(c, kind[c])]
-    if key_set and segment_labels:
-        cells = frame[segment_labels].astype(str).apply(lambda col: col.str.lower())
-        in_segment = cells.isin(key_set).any(axis=1).to_numpy()
-    else:
-        in_segment = np.ones(len(frame), dtype=bool) if not key_set else np.zeros(len(frame), dtype=bool)
-    if not in_segment.any():
-        check.evidence = f"no row of the answer is about {', '.join(keys)}"
-        return check
-    segment_text = ", ".join(keys) if keys else "the scenario window"
-    periods = [c for c in labels if _is_time(c, kind[c])]
-    if periods:
-        inside = np.array([_in_window(v, periods[0], kind[periods[0]], scenario) for v in frame[periods[0]]])
-        rows_in = in_segment & (inside == True)  # noqa: E712 - elementwise on an object array
-        rows_out = in_segment & (inside == False)  # noqa: E712
-        if rows_in.any() and rows_out.any():
-            mean_in, mean_out = values[rows_in].mean(), values[rows_out].mean()
-            shown = bool(mean_in > mean_out) if direction > 0 else bool(mean_in < mean_out)
-            unit = units.get(target)
-            check.shown = shown
-            check.evidence = (
-                f"for {segment_text}, {target} averages {format_value(mean_in, unit)} inside the scenario window "
-                f"vs {format_value(mean_out, unit)} outside it"
-            )
-            return check
-    if not key_set:
-        check.evidence = "the answer has neither a period inside and outside the window nor a segment to compare"
+    tree = _parse_sql(sql)
+    aliases, projections = _sql_parts(tree)
+    parts = {c: _calendar_part(projections, aliases, c) for c in labels}
+    periods = [c for c in labels if _is_time(c, kind[c]) or _period_text(c, frame, projections) or parts[c]]
+    segment_labels = [c for c in labels if c not in periods]
+    cells = frame[segment_labels].astype(str).apply(lambda col: col.str.strip().str.lower())
+    # a category shift is read on the rows of its category, when the answer has them
+    category = _top_category(scenario)
+    rows = np.ones(len(frame), dtype=bool)
+    on_category = False
+    if category is not None and segment_labels:
+        hit = cells.eq(category.lower()).any(axis=1).to_numpy()
+        if hit.any():
+            rows, on_category = hit, True
+    keys = segment_values(spec, scenario, con)
+    for found in keys.values():
+        found.discard((category or "").lower())
+    keys = {k: v for k, v in keys.items() if v}
+    in_segment = rows.copy()
+    segment_text = "all rows"
+    if keys:
+        matched, shown_names = _segment_rows(frame, segment_labels, keys, projections, aliases)
+        matched &= rows
+        if matched.any():
+            in_segment = matched
+            segment_text = ", ".join(shown_names[:6]) + (" ..." if len(shown_names) > 6 else "")
+        elif _filters_segment(tree, keys):
+            segment_text = f"{', '.join(_where_literals(scenario)[:6]) or 'its segment'} (the query keeps only it)"
+        else:
+            segment_text = f"all rows (no row is about {', '.join(_where_literals(scenario)[:6]) or 'its segment'})"
+    elif category is None and not scenario.condition.where:
+        segment_text = "the whole data"
+    if on_category:
+        segment_text = f"{category}, {segment_text}" if segment_text != "all rows" else category
+    signs = downstream_signs(spec, scenario, con)
+    probed = probe_directions(spec, scenario, sql, con, labels, category if on_category else None)
+    target, direction = _choose_target(
+        scenario, spec, numeric, measure, projections, aliases, units, on_category, signs, probed
+    )
+    if reading is not None:  # the caller learns which column carries the effect, and which way it moves
+        reading.update(target=target, direction=direction)
+    if direction is None and tree is None:
+        direction = _scenario_keys(scenario)[1]  # without the SQL, the measure is taken to move with the effect
+    values = pd.to_numeric(frame[target], errors="coerce").astype(float)
+    unit = units.get(target)
+    # 1. period rows: the segment inside vs outside the window
+    windowed = scenario.condition.start is not None or scenario.condition.end is not None
+    # a count over periods of unequal length compares per day, over the days the query keeps
+    kept = _kept_days(tree)
+    per_day = scenario.effect.kind == "volume" and direction is not None and not _RATE_NAME.search(target)
+    if per_day and kept is None:
+        windowed = False  # the query keeps days it does not state as a range (months of every year): no fair rate
+    for period in periods if windowed else []:
+        case_days = _case_days(projections, aliases, period)
+        step = _date_step(frame[period]) if kind[period] in {"date", "datetime"} else None
+        spans = [_label_days(v, period, kind[period], step, case_days, parts[period], spec) for v in frame[period]]
+        inside, outside = _sides([window_share(days, scenario, spec) for days in spans])
+        if not ((in_segment & inside).any() and (in_segment & outside).any()):
+            continue
+        rate = values
+        if per_day:  # a count over periods of unequal length compares per day
+            lengths = np.array([_days_in_data(_intersect(days, kept) if days else None, spec) for days in spans])
+            rate = values / np.where(lengths > 0, lengths, np.nan)
+        mean_in = rate[in_segment & inside].mean()
+        mean_out = rate[in_segment & outside].mean()
+        what = f"{target} per day" if per_day else target
+        return _verdict(
+            check,
+            mean_in,
+            mean_out,
+            direction,
+            f"for {segment_text}, {what} averages {format_value(mean_in, None if per_day else unit)} inside the "
+            f"scenario window vs {format_value(mean_out, None if per_day else unit)} outside it",
+        )
+    # 2. the window's own columns: a before/after pair of conditional aggregates
+    if windowed:
+        pair = _window_pair(scenario, spec, numeric, projections, aliases, units, on_category, signs, probed)
+        if pair is not None:
+            col_in, col_out, pair_direction = pair
+            mean_in = pd.to_numeric(frame.loc[in_segment, col_in], errors="coerce").astype(float).mean()
+            mean_out = pd.to_numeric(frame.loc[in_segment, col_out], errors="coerce").astype(float).mean()
+            if not (math.isnan(mean_in) or math.isnan(mean_out)):
+                text = (
+                    f"for {segment_text}, {col_in} (inside the scenario window) averages "
+                    f"{format_value(mean_in, units.get(col_in))} vs {format_value(mean_out, units.get(col_out))} "
+                    f"for {col_out} (outside it)"
+                )
+                others = rows & ~in_segment
+                other_in = pd.to_numeric(frame.loc[others, col_in], errors="coerce").astype(float).mean()
+                other_out = pd.to_numeric(frame.loc[others, col_out], errors="coerce").astype(float).mean()
+                if others.any() and other_in > 0 and other_out > 0 and mean_out > 0:
+                    # the segment's change against the other rows' change over the same periods
+                    check = _verdict(check, mean_in / mean_out, other_in / other_out, pair_direction, text)
+                    check.evidence = (
+                        f"{text} ({100 * (mean_in / mean_out - 1):+.0f}%), while the other {int(others.sum())} rows "
+                        f"change by {100 * (other_in / other_out - 1):+.0f}%"
+                    )
+                    return check
+                return _verdict(check, mean_in, mean_out, pair_direction, text)
+    # 3. no periods: the segment against the other rows (of the same category, for a category shift)
+    if not keys or segment_text.startswith("all rows"):
+        check.evidence = (
+            f"no row of the answer is about {', '.join(_where_literals(scenario)[:6]) or 'its segment'}"
+            if keys
+            else "the answer has neither a period inside and outside the window nor a segment to compare"
+        )
         return check
     segment_value = values[in_segment].mean()
-    others = values[~in_segment]
+    others = values[rows & ~in_segment]
     if others.notna().sum() == 0:
         check.evidence = f"the answer only has rows for {segment_text}; nothing to compare with"
         return check
+    return _extreme_verdict(check, segment_text, target, unit, segment_value, others, direction)
+
+
+def _period_text(column: str, frame: pd.DataFrame, projections: dict[str, exp.Expression]) -> bool:
+    """A text label that is a period: a CASE on dates in the SQL, or 'YYYY-MM' / 'YYYY-Qn' values."""
+    if frame[column].dtype.kind in "iufbM":
+        return False
+    if projections.get(column) is not None and any(
+        isinstance(node, exp.Case) and _case_labels(node) for node in projections[column].walk()
+    ):
+        return True
+    sample = frame[column].dropna().astype(str).head(50)
+    return bool(len(sample)) and sample.str.fullmatch(r"(?:19|20)\d{2}(?:[-/ ]?(?:Q[1-4]|\d{1,2}))?", case=False).all()
+
+
+def _case_days(projections: dict[str, exp.Expression], aliases: dict[str, exp.Expression], column: str) -> dict:
+    expression = projections.get(column)
+    if expression is None:
+        return {}
+    for node in _lineage(expression, aliases):
+        if isinstance(node, exp.Case):
+            days = _case_labels(node)
+            if days:
+                return days
+    return {}
+
+
+def _choose_target(
+    scenario: ScenarioSpec,
+    spec: ChallengeSpec,
+    numeric: list[str],
+    measure: str | None,
+    projections: dict[str, exp.Expression],
+    aliases: dict[str, exp.Expression],
+    units: dict[str, str],
+    on_category: bool,
+    signs: dict[str, int] | None = None,
+    probed: dict[str, int] | None = None,
+) -> tuple[str, int | None]:
+    """The result column that carries the effect, and its direction; else the relative or main measure."""
+    relative = [c for c in numeric if units.get(c) == "%" or _RELATIVE_NAME.search(c)]
+    scored = []
+    for position, column in enumerate(numeric):
+        direction = (probed or {}).get(column) or measure_direction(
+            column, scenario, spec, projections, aliases, units, on_category, signs
+        )
+        is_relative = column in relative
+        # a volume shows in counts; a scale or a shift in rates, shares and means
+        if scenario.effect.kind == "volume":  # a rate per period first, then a count (compared per day)
+            prefers = 2 if _RATE_NAME.search(column) else int(not is_relative)
+        else:
+            prefers = int(is_relative)
+        scored.append((direction is not None, prefers, column == measure, -position, column, direction))
+    best = max(scored)
+    if best[0]:
+        return best[4], best[5]
+    return (relative[0] if relative else measure or numeric[0]), None
+
+
+def _window_pair(
+    scenario: ScenarioSpec,
+    spec: ChallengeSpec,
+    numeric: list[str],
+    projections: dict[str, exp.Expression],
+    aliases: dict[str, exp.Expression],
+    units: dict[str, str],
+    on_category: bool,
+    signs: dict[str, int] | None = None,
+    probed: dict[str, int] | None = None,
+) -> tuple[str, str, int | None] | None:
+    """(column inside the window, its counterpart outside it, direction): ``avg_price_after``/``avg_price_before``."""
+    shares = {c: window_share(_column_days(c, projections, aliases), scenario, spec) for c in numeric}
+    inside = [c for c, s in shares.items() if s is not None and s >= 0.5]
+    outside = [c for c, s in shares.items() if s == 0]
+    best = None
+    for a in inside:
+        for b in outside:
+            words_a, words_b = set(re.split(r"_+", a.lower())), set(re.split(r"_+", b.lower()))
+            overlap = len(words_a & words_b)
+            direction = (probed or {}).get(a) or measure_direction(
+                a, scenario, spec, projections, aliases, units, on_category, signs
+            )
+            score = (direction is not None, overlap, -numeric.index(a))
+            if best is None or score > best[0]:
+                best = (score, a, b, direction)
+    return None if best is None else (best[1], best[2], best[3])
+
+
+def _verdict(check: ScenarioCheck, inside: float, outside: float, direction: int | None, text: str) -> ScenarioCheck:
+    """Shown when the change runs the planted way (or, direction unknown, is clear either way)."""
+    if math.isnan(inside) or math.isnan(outside):
+        check.evidence = text
+        return check
+    change = inside / outside - 1 if outside else math.inf if inside else 0.0
+    if direction is None:
+        check.shown = bool(abs(change) >= _UNKNOWN_CHANGE_MIN)
+    else:
+        check.shown = bool(inside > outside) if direction > 0 else bool(inside < outside)
+    change_text = f" ({100 * change:+.0f}%)" if math.isfinite(change) else ""
+    check.evidence = text + change_text
+    return check
+
+
+def _extreme_verdict(
+    check: ScenarioCheck,
+    segment_text: str,
+    target: str,
+    unit: str | None,
+    segment_value: float,
+    others: pd.Series,
+    direction: int | None,
+) -> ScenarioCheck:
+    """The segment against the other rows: the extreme in the planted direction, or beyond their average."""
+    count = int(others.notna().sum())
+    mean = float(others.mean())
+    if direction is None:
+        direction = 1 if segment_value >= mean else -1
+        unknown = True
+    else:
+        unknown = False
     extreme = others.max() if direction > 0 else others.min()
-    shown = bool(segment_value > extreme) if direction > 0 else bool(segment_value < extreme)
     word = "highest" if direction > 0 else "lowest"
-    unit = units.get(target)
-    check.shown = shown
-    check.evidence = (
-        f"{segment_text} has {'the ' + word if shown else 'not the ' + word} {target} "
-        f"({format_value(segment_value, unit)}; the {word} of the other {int(others.notna().sum())} rows is "
-        f"{format_value(extreme, unit)})"
+    beyond_extreme = bool(segment_value > extreme) if direction > 0 else bool(segment_value < extreme)
+    beyond_mean = bool(segment_value > mean) if direction > 0 else bool(segment_value < mean)
+    if unknown:
+        beyond_mean = beyond_mean and mean != 0 and abs(segment_value / mean - 1) >= _UNKNOWN_CHANGE_MIN
+    check.shown = bool(beyond_extreme or beyond_mean)
+    detail = (
+        f"{format_value(segment_value, unit)}; the {word} of the other {count} rows is {format_value(extreme, unit)}"
     )
+    if beyond_extreme:
+        check.evidence = f"{segment_text} has the {word} {target} ({detail})"
+    elif beyond_mean:
+        comparative = "higher" if direction > 0 else "lower"
+        check.evidence = (
+            f"{segment_text} has a {comparative} {target} than the other {count} rows on average "
+            f"({format_value(segment_value, unit)} vs {format_value(mean, unit)}; the {word} of them is "
+            f"{format_value(extreme, unit)})"
+        )
+    else:
+        check.evidence = f"{segment_text} has not the {word} {target} ({detail})"
     return check
 
 

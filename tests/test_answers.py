@@ -285,7 +285,9 @@ def test_retail_scenario_questions_state_the_planted_finding_and_its_size(retail
     assert q06.scenario_check.shown is True
     assert q06.scenario_check.measured == pytest.approx(measured["west_q3_slump"]["measured"])
     assert "Planted finding (west_q3_slump)" in q06.analysis
-    assert "West has the lowest change_pct" in q06.analysis
+    # q06 has Q2 and Q3 columns: West's change between them is set against the other regions' change
+    assert "for West, q3_orders (inside the scenario window)" in q06.analysis
+    assert "while the other 3 rows change by" in q06.analysis
     assert "measured in the generated data x" in q06.scenario_finding
     q07 = key.answer("q07")
     assert q07.scenario_check.shown is True
@@ -294,11 +296,12 @@ def test_retail_scenario_questions_state_the_planted_finding_and_its_size(retail
 
 
 def test_fixture_scenario_is_shown_by_its_question(subscriptions) -> None:
-    """s5 compares spring 2024 with spring 2023 per plan: the planted Pro dip is the lowest change."""
+    """s5 compares spring 2024 with spring 2023 per plan: Pro's spring falls, the other plans' does not."""
     _, key, _, _ = subscriptions
     check = key.answer("s5").scenario_check
     assert check.shown is True
-    assert check.evidence.startswith("Pro has the lowest change_pct")
+    assert check.evidence.startswith("for Pro, spring_2024 (inside the scenario window)")
+    assert "while the other 3 rows change by" in check.evidence
 
 
 def test_scenario_not_shown_when_the_segment_is_not_the_extreme(retail_spec) -> None:

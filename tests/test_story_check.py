@@ -239,6 +239,13 @@ def test_year_rules_allow_the_window_fiscal_years_and_company_history() -> None:
     assert year_problems(texts, 2023, 2024) == ["question q1 names 2021, outside the data's 2023-2024"]
 
 
+def test_a_year_some_date_of_the_data_holds_may_be_named() -> None:
+    """A cohort question 'since 2019' names sign-up years a dimension holds: not a stale year."""
+    texts = [("question q5", "For subscribers activated in each year since 2019, what share were still active?")]
+    assert year_problems(texts, 2022, 2023) == ["question q5 names 2019, outside the data's 2022-2023"]
+    assert year_problems(texts, 2022, 2023, held={2019, 2020, 2021, 2022, 2023}) == []
+
+
 def test_place_rules_skip_the_company_name_and_whole_words_only() -> None:
     places = frozenset({"Chicago", "Pune", "Delhi"})
     held = "mumbai\nnew delhi dc"

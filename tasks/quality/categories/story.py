@@ -481,15 +481,31 @@ def data_years(schema: Schema, con) -> tuple[int, int]:
     return low, high
 
 
-def year_problems(texts: list[tuple[str, str]], low: int, high: int) -> list[str]:
-    """Years named in the texts that fall outside [low, high] (a fiscal year may end one year later)."""
+def held_years(schema: Schema, con) -> set[int]:
+    """Every year some date column of the data holds: a cohort question may name a sign-up year of a dimension."""
+    years: set[int] = set()
+    for table in schema.spec.tables:
+        for column in present_columns(schema, table):
+            if column.type not in ("date", "datetime"):
+                continue
+            col = schema.ref(table.name, column.name)
+            rows = con.execute(f"SELECT DISTINCT year({col}) FROM {q(table.name)} WHERE {col} IS NOT NULL").fetchall()
+            years.update(int(r[0]) for r in rows if r[0] is not None)
+    return years
+
+
+def year_problems(
+    texts: list[tuple[str, str]], low: int, high: int, held: set[int] | frozenset[int] = frozenset()
+) -> list[str]:
+    """Years named in the texts that fall outside [low, high] (a fiscal year may end one year later) and that
+    no date of the data holds (``held``: a dimension's sign-up years, named by a cohort question)."""
     problems = []
     for where, text in texts:
         for match in YEAR.finditer(text):
             year, fiscal = int(match.group(2)), bool(match.group(1))
             if HISTORY.search(text[max(0, match.start() - 40) : match.start()].lower()):
                 continue
-            if low <= year <= high + (1 if fiscal else 0):
+            if low <= year <= high + (1 if fiscal else 0) or year in held:
                 continue
             problems.append(f"{where} names {match.group(0).strip()}, outside the data's {low}-{high}")
     return problems
@@ -498,7 +514,7 @@ def year_problems(texts: list[tuple[str, str]], low: int, high: int) -> list[str
 def year_checks(schema: Schema) -> list[Check]:
     def measure(ctx) -> Measured:
         low, high = data_years(schema, ctx.con)
-        problems = year_problems(author_texts(schema.spec), low, high)
+        problems = year_problems(author_texts(schema.spec), low, high, held_years(schema, ctx.con))
         return Measured(len(problems), len(problems), tuple(problems[:5]))
 
     return [
