@@ -994,7 +994,8 @@ def _plain(value: Any) -> Any:
 def _decimals(present: pd.Series) -> int:
     x = present.to_numpy(dtype=float)
     for places in range(0, 7):
-        if np.allclose(x, np.round(x, places), atol=10 ** -(places + 3)):
+        # rtol=0: numpy's relative default calls 203165.99 a whole number (and the engine then rounds past the max)
+        if np.allclose(x, np.round(x, places), rtol=0, atol=10 ** -(places + 3)):
             return places
     return 6
 

@@ -11,16 +11,21 @@ a question with no answer there is dropped.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from schemas.serialize import spec_to_data
 from schemas.spec import ChallengeSpec, ColumnSpec, ForeignKeyGenerator, QuestionSpec, TableSpec
 from tasks.engine.types import to_arrow
 from tasks.schema_check import check_question
 from tasks.sql_sandbox import empty_tables, run_query, sandbox
+from tasks.variation import shift_sql_years, shift_text_years, year_range
 
 MIN_BLUEPRINT_QUESTIONS = 5
+YEAR_SEARCH = 30  # the most whole years a blueprint's questions are moved to meet the sample's window
+_YEAR = re.compile(r"(?<![\d])((?:19|20)\d{2})(?![\d])")
 MAX_QUESTIONS = 12
 _MEASURE_KINDS = {"numeric", "lookup"}
 _DIMENSION_KINDS = {"categorical", "conditional", "lookup"}
@@ -86,13 +91,53 @@ def _blueprint_questions(
         return []
     candidates = [q.model_copy(update={"scenario": None}) for q in blueprint.spec.questions if q.scenario is None]
     skipped = len(blueprint.spec.questions) - len(candidates)
+    candidates, moved = _in_the_samples_years(spec, blueprint.spec, candidates)
     kept = _checked(spec, candidates, sample, [])
     if len(kept) >= MIN_BLUEPRINT_QUESTIONS:
         notes.append(
             f"{len(kept)} of the {spec.challenge.domain} blueprint's questions run on the learned schema and are kept"
             + (f"; {skipped} about planted scenarios left out" if skipped else "")
+            + (f"; their years moved by {moved:+d} to the sample's" if moved else "")
         )
     return kept
+
+
+def _in_the_samples_years(
+    spec: ChallengeSpec, blueprint: ChallengeSpec, questions: list[QuestionSpec]
+) -> tuple[list[QuestionSpec], int]:
+    """The blueprint's questions with their years moved into the sample's window; those still outside dropped.
+
+    A blueprint asks about its own years (2023 vs 2024); a sample (a package made in a shifted window,
+    an author's 2019-2021 data) holds others. The move is the smallest whole-year shift that puts
+    every year the questions name inside the learned window; questions naming a year outside it
+    after the move are left out (their answers would be empty or about years the data lacks).
+    """
+    window = spec.challenge.time_window
+    low, high = year_range(spec_to_data(blueprint))
+
+    def named(question: QuestionSpec, years: int) -> list[int]:
+        texts = (question.text, question.sql)  # prose years and the SQL's dates and year numbers
+        return [int(y) + years for t in texts for y in _YEAR.findall(t) if low <= int(y) <= high]
+
+    def outside(years: int) -> int:
+        return sum(not window.start.year <= y <= window.end.year for q in questions for y in named(q, years))
+
+    moved = min(range(-YEAR_SEARCH, YEAR_SEARCH + 1), key=lambda years: (outside(years), abs(years), years))
+    shifted = [
+        q.model_copy(
+            update={
+                "text": shift_text_years(q.text, moved, low, high),
+                "sql": shift_sql_years(q.sql, moved, low, high),
+            }
+        )
+        for q in questions
+    ]
+    inside = [
+        new
+        for old, new in zip(questions, shifted, strict=True)
+        if all(window.start.year <= y <= window.end.year for y in named(old, moved))
+    ]
+    return inside, moved
 
 
 # --------------------------------------------------------------------------- checks
