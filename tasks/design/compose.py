@@ -204,6 +204,15 @@ def blueprint_covers(blueprint: Blueprint, nouns: list[str]) -> list[str]:
     return [n for n in nouns if stem(n.split()[-1]) in words]
 
 
+def blueprint_kpis(blueprint: Blueprint, frame: BriefFrame) -> list[str]:
+    """The brief's KPIs the blueprint asks or can compute from its own columns (as the designer would)."""
+    from schemas.serialize import spec_to_data
+    from tasks.design.kpi_questions import asked_by, kpi_question
+
+    data = spec_to_data(blueprint.spec)
+    return [k.key for k in frame.kpis if asked_by(k, data["questions"]) or kpi_question(data, k) is not None]
+
+
 def route(frame: BriefFrame, chosen: str, ranked: list[DomainMatch], *, forced: bool) -> tuple[str, str]:
     """The blueprint to vary, or ``composed``, with the reason gate 1 shows.
 
@@ -230,6 +239,12 @@ def route(frame: BriefFrame, chosen: str, ranked: list[DomainMatch], *, forced: 
         return COMPOSED_DOMAIN, (
             f"the {chosen} blueprint matches the words, but its tables hold {len(covered)} of the brief's "
             f"{len(nouns)} entities (missing: {', '.join(missing)})"
+        )
+    computed = blueprint_kpis(blueprint, frame)
+    if len(frame.kpis) >= 2 and 3 * len(computed) < len(frame.kpis):
+        return COMPOSED_DOMAIN, (
+            f"the {chosen} blueprint computes {len(computed)} of the brief's {len(frame.kpis)} KPIs "
+            f"({', '.join(k.name for k in frame.kpis)})"
         )
     shape, _ = choose_shape(frame, library)
     if shape.shape != "transactions":
@@ -507,6 +522,8 @@ def _size(part: TablePart, comp: Composition, scale: int) -> dict:
         return {"rows": len(comp.catalog.units or UNIT_FALLBACK)}
     if "place" in part.needs or part.table.startswith("dim_${place"):
         return {"rows": len(comp.places.names)}
+    if part.table.startswith("dim_${outlet") and "one_outlet" in comp.features:
+        return {"rows": 1}
     if part.rows is not None:
         return {"rows": part.rows}
     ratio = next((r for f, r in part.ratio_if.items() if f in comp.features), part.ratio)
@@ -545,6 +562,8 @@ def _features(
     if "place" in roles and roles["place"] in ("city", "town"):
         features.add("place_is_city")
     features.add("several_places" if len(places.names) >= 3 else "few_places")
+    if "outlet" in roles:
+        features.add("one_outlet" if _one_outlet(frame, roles["outlet"], vocabulary) else "several_outlets")
     start, end = window
     years = end.year - start.year + (1 if end.month == 12 else 0)
     features.add("multi_year" if years >= 2 else "single_year")
@@ -555,6 +574,16 @@ def _features(
     ):
         features.add("targets")
     return features
+
+
+def _one_outlet(frame: BriefFrame, outlet: str, vocabulary: Vocabulary) -> bool:
+    """'A multi-specialty hospital', 'a small bakery': one outlet, unless a count or a plural says more."""
+    if any(_singular(c.entity.lower(), vocabulary) == outlet for c in frame.counts):
+        return False
+    many = plural(outlet, vocabulary)
+    if re.search(rf"\b{re.escape(many)}\b", frame.brief, re.IGNORECASE):
+        return False
+    return bool(re.search(rf"\b(?:a|an|one|its|our)\s+(?:[\w-]+\s+){{0,3}}{re.escape(outlet)}\b", frame.brief, re.I))
 
 
 def _window(frame: BriefFrame, today: dt.date) -> tuple[dt.date, dt.date]:
