@@ -17,6 +17,7 @@ from tasks.design.brief_reader import load_lexicon
 
 LOCALE_COUNTRY = {"en_IN": "India", "en_GB": "United Kingdom", "en_CA": "Canada", "en_AU": "Australia"}
 DEFAULT_COUNTRY = "United States"
+GENERIC_LEVELS = {"region", "zone", "area"}  # never gazetteer names
 STATE_LEVELS = {"state", "circle", "province", "territory", "market"}
 DEFAULT_COUNT = {"state": 8, "circle": 8, "province": 8, "district": 10, "county": 10, "village": 12}
 
@@ -55,7 +56,10 @@ def places_for(frame: BriefFrame, level: str, locale: str, vocabulary: Vocabular
     states = [_state_name(s) for s in info.get("states", [])]
     geo = frame.geography
     wanted = _count(frame, level)
-    if level in vocabulary.place_values:
+    placed = bool(geo.states or geo.cities or geo.country)
+    if level in vocabulary.place_values and (level in GENERIC_LEVELS or not placed):
+        # a US utility's districts are not New York and Chicago: a level below the city takes plain names
+        # unless the brief places it (an Indian state's districts take its cities' names)
         pool = list(vocabulary.place_values[level])
         named: list[str] = []
     elif level in STATE_LEVELS:
