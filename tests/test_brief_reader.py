@@ -668,3 +668,21 @@ def test_an_installed_library_finds_the_lexicon_beside_the_blueprints(tmp_path: 
 def test_the_wheel_ships_the_lexicon_files() -> None:
     data_files = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
     assert data_files["share/datafactory/domains/lexicon"] == ["domains/lexicon/*.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("brief", "what", "kind", "start"),
+    [
+        ("Bookings fell after prices rose in May 2024.", "price increase", "price_change", "2024-05-01"),
+        ("Fares went up in June 2023 and riders left.", "fare increase", "price_change", "2023-06-01"),
+        (
+            "Complaints about bills rose after new meters were installed in March 2024.",
+            "new meters were installed",
+            "launch",
+            "2024-03-01",
+        ),
+    ],
+)
+def test_subject_first_price_changes_and_rollouts_are_events(brief: str, what: str, kind: str, start: str) -> None:
+    (event,) = read_brief(brief).events
+    assert (event.what, event.kind, event.start.isoformat()) == (what, kind, start)

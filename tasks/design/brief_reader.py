@@ -1038,6 +1038,9 @@ def _event_name(
         left.insert(0, word)
         left_start = m.start()
     first_word = trigger.text.split()[0].lower()
+    if trigger.noun and trigger.noun.startswith("^"):
+        # a subject-first trigger ("prices rose"): the subject names the event ("price increase")
+        return f"{lemma(first_word, irregular)} {trigger.noun[1:]}", Span(left_start, trigger.span.end)
     is_verb = trigger.noun is not None and (
         first_word.endswith(("ed", "es", "ing")) or first_word in {"cut", "ran", "set", "hike"}
     )
