@@ -561,6 +561,8 @@ def _features(
         features.update({"channel", "channel_person"})
     if "place" in roles and roles["place"] in ("city", "town"):
         features.add("place_is_city")
+    else:
+        features.add("place_not_city")  # a shape's columns keyed on city tiers need an alternative
     features.add("several_places" if len(places.names) >= 3 else "few_places")
     if "outlet" in roles:
         features.add("one_outlet" if _one_outlet(frame, roles["outlet"], vocabulary) else "several_outlets")
