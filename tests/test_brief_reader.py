@@ -686,3 +686,16 @@ def test_the_wheel_ships_the_lexicon_files() -> None:
 def test_subject_first_price_changes_and_rollouts_are_events(brief: str, what: str, kind: str, start: str) -> None:
     (event,) = read_brief(brief).events
     assert (event.what, event.kind, event.start.isoformat()) == (what, kind, start)
+
+
+@pytest.mark.parametrize(
+    ("brief", "start"),
+    [
+        ("Refills dropped when a competitor opened nearby in mid 2024.", "2024-05-01"),
+        ("A rival launched in mid-2023.", "2023-05-01"),
+        ("A price increase in early 2024 hurt sales.", "2024-01-01"),
+    ],
+)
+def test_early_mid_and_late_parts_of_a_year_date_an_event(brief: str, start: str) -> None:
+    (event,) = read_brief(brief).events
+    assert event.start.isoformat() == start

@@ -573,6 +573,7 @@ class _TimeParser:
         self._fiscal_ranges()
         self._spans_of_months()
         self._quarters()
+        self._parts_of_years()
         self._month_ranges()
         self._year_ranges()
         self._seasons()
@@ -685,6 +686,15 @@ class _TimeParser:
                     label=label,
                     fiscal=self._fy_start() if fiscal else None,
                 )
+
+    # -- "early 2024", "mid-2023", "in mid 2024", "late 2023": a third of the year
+    def _parts_of_years(self) -> None:
+        thirds = {"early": 1, "mid": 5, "middle of": 5, "late": 9, "end of": 9}
+        pattern = r"(?<![\w])(early|mid|middle\s+of|late|end\s+of)[\s-]+((?:19|20)\d{2})(?![\w])"
+        for m in re.finditer(pattern, self.text, re.I):
+            first = thirds[re.sub(r"\s+", " ", m.group(1).lower())]
+            year = int(m.group(2))
+            self._add(m, dt.date(year, first, 1), _month_end(year, first + 3), "month", is_range=True)
 
     def _quarter_bounds(self, q1: int, q2: int, year: int, fiscal: bool) -> tuple[dt.date, dt.date]:
         if fiscal:
