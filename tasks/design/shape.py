@@ -569,10 +569,15 @@ def plant_event(
         shared = wanted & words
         return len(shared) if (kind_words & words or len(shared) >= 2) else 0
 
-    scored = sorted(
-        ((same_story(s), s["name"]) for s in data.get("scenarios", []) if s["name"] not in taken),
-        reverse=True,
-    )
+    dated = {t["name"]: d for t, d in _fact_tables(data)}
+
+    def movable(scenario: dict) -> bool:
+        # a scenario moves to the event's date only on a table with a date column to put it on
+        return scenario["name"] not in taken and bool(
+            scenario["condition"].get("date_column") or dated.get(scenario["table"])
+        )
+
+    scored = sorted(((same_story(s), s["name"]) for s in data.get("scenarios", []) if movable(s)), reverse=True)
     name = _slug(f"{event.what} {at:%Y %m}", 60)
     # a promotion lasts its own dates; a price change, launch, crisis or rival stays in the data from then on
     until = min(event.end or end, end) if _temporary(event) else end
@@ -583,6 +588,7 @@ def plant_event(
             if question.get("scenario") == old_name:
                 # its SQL compares the blueprint's own dates; the event's question below replaces it
                 data["questions"].remove(question)
+        scenario["condition"].setdefault("date_column", dated.get(scenario["table"]))
         scenario["condition"]["start"] = at.isoformat()
         scenario["condition"]["end"] = until.isoformat()
         if event.magnitude_pct and scenario["effect"]["kind"] == "scale":
