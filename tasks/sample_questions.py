@@ -1,8 +1,9 @@
 """Learn-from-sample mode, step 3: the questions a learned schema can answer.
 
 When the learned schema matches the chosen domain's blueprint (at least ``MIN_BLUEPRINT_QUESTIONS``
-of its questions run on it), the blueprint's questions are kept; planted-scenario questions are left
-out, since a sample has no planted story. Otherwise questions are derived from the schema itself:
+of its questions run on it), the blueprint's questions are kept, their years moved to the sample's;
+planted-scenario questions are left out, since a sample has no planted story, and derived questions
+complete fewer than ``TARGET_QUESTIONS``. Otherwise questions are derived from the schema itself:
 top-N of a measure by a dimension, the monthly trend, share of total by category, year-over-year
 change, and the same through a join to a parent's category. Every question is checked as in
 phase 2 (parsed, resolved, run on empty tables of the spec) and, in addition, run on the sample:
@@ -24,6 +25,7 @@ from tasks.sql_sandbox import empty_tables, run_query, sandbox
 from tasks.variation import shift_sql_years, shift_text_years, year_range
 
 MIN_BLUEPRINT_QUESTIONS = 5
+TARGET_QUESTIONS = 8  # fewer kept blueprint questions are completed with derived ones (a challenge asks 8-12)
 YEAR_SEARCH = 30  # the most whole years a blueprint's questions are moved to meet the sample's window
 _YEAR = re.compile(r"(?<![\d])((?:19|20)\d{2})(?![\d])")
 MAX_QUESTIONS = 12
@@ -68,6 +70,13 @@ def questions_for_sample(
             )
         kept = _checked(spec, derive_questions(spec), sample, notes)
         source = "derived"
+    elif len(kept) < TARGET_QUESTIONS:  # a blueprint whose other questions are about planted scenarios
+        extra = _checked(spec, derive_questions(spec), sample, [])[: TARGET_QUESTIONS - len(kept)]
+        used = {q.id for q in kept}
+        free = (f"q{n:02d}" for n in range(1, 100) if f"q{n:02d}" not in used)
+        kept += [q.model_copy(update={"id": next(free)}) for q in extra]
+        if extra:
+            notes.append(f"{len(extra)} question(s) derived from the schema complete the blueprint's")
     if not kept:
         from tasks.sample_learning import SampleError
 

@@ -8,6 +8,7 @@ its date dimension and aggregates (which no key names) are learned too. Renamed 
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,7 @@ pytest.importorskip("sdv")
 from tasks.designer import design  # noqa: E402
 from tasks.engine.output import generate_to_files  # noqa: E402
 from tasks.sample_learning import CARDINALITY_MATCH, SampleError, learn_spec  # noqa: E402
+from tasks.sample_questions import questions_for_sample  # noqa: E402
 from tasks.sample_synthesis import synthesize  # noqa: E402
 from tasks.schema_check import validate_schema  # noqa: E402
 from tasks.sdv_metadata import sdv_metadata_json  # noqa: E402
@@ -48,6 +50,21 @@ def packages(tmp_path_factory) -> dict[str, tuple[object, Path]]:
     return built
 
 
+@pytest.fixture(scope="module")
+def learned_back(packages):
+    """domain -> the spec learned from its package CSVs (learned once, on first use)."""
+    cache: dict[str, object] = {}
+
+    def learn(domain: str):
+        if domain not in cache:
+            _, folder = packages[domain]
+            brief = f"a {domain.replace('_', ' ')} business"
+            cache[domain] = learn_spec(folder, brief, domain=domain, rows=10 * ROWS, seed=5)
+        return cache[domain]
+
+    return learn
+
+
 def _edges(spec) -> set[tuple[str, str, str, str]]:
     return {(r.child_table, r.child_column, r.parent_table, r.parent_column) for r in spec.relationships}
 
@@ -58,9 +75,9 @@ def _included(tables: dict[str, pd.DataFrame], child: str, column: str, parent: 
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
-def test_every_blueprint_package_is_learned_back_with_its_keys(packages, domain: str) -> None:
-    blueprint, folder = packages[domain]
-    learned = learn_spec(folder, f"a {domain.replace('_', ' ')} business", domain=domain, rows=10 * ROWS, seed=5)
+def test_every_blueprint_package_is_learned_back_with_its_keys(packages, learned_back, domain: str) -> None:
+    blueprint, _ = packages[domain]
+    learned = learned_back(domain)
     spec, tables = learned.spec, learned.tables
     assert sorted(spec.table_names) == sorted(blueprint.table_names)
     # the blueprint's keys, wherever the sample's values still show them (each child value has its parent)
@@ -85,6 +102,19 @@ def test_every_blueprint_package_is_learned_back_with_its_keys(packages, domain:
             assert calendar <= {c.name for c in learned_table.columns if c.generator.kind == "derived"}
         if table.aggregate_of:  # an aggregate keeps a key: its group columns, unique together
             assert spec.table(table.name).primary_key, table.name
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_every_blueprint_package_gets_questions_about_its_own_years(learned_back, domain: str) -> None:
+    """The package's window moves with the seed (2021-2022 for 2023-2024): questions follow the sample's years."""
+    learned = learned_back(domain)
+    result = questions_for_sample(learned.spec, learned.tables)
+    window = learned.spec.challenge.time_window
+    assert len(result.spec.questions) >= 8, result.notes
+    for question in result.spec.questions:
+        for year in re.findall(r"(?<!\d)(?:19|20)\d{2}(?!\d)", question.text):
+            assert window.start.year <= int(year) <= window.end.year, (question.id, question.text)
+    assert validate_schema(result.spec).passed
 
 
 def test_the_banking_package_synthesizes_its_calendar_and_aggregate(packages, tmp_path: Path) -> None:
