@@ -20,6 +20,7 @@ from prefect.states import Cancelled
 from flows.events import emit
 from flows.gates import GATES, GateInput, decide
 from flows.inputs import check_inputs
+from flows.liveness import record_runner
 from flows.review import (
     artifact_key,
     publish_package,
@@ -211,6 +212,7 @@ def challenge_flow(
     settings = Settings(**({"output_dir": Path(output_dir)} if output_dir else {}))
     check_inputs(brief, rows, variant, seed, settings)
     run_id = str(flow_run.get_id() or "local")
+    record_runner(run_id)  # `datafactory status` marks the run Crashed if this process dies unheard
     # a seed drawn from the run id stays the same when a suspended or crashed run starts again
     seed = (
         seed

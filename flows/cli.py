@@ -217,9 +217,13 @@ def _artifacts(client, run_id: uuid.UUID) -> list:
 def cmd_status(args: argparse.Namespace) -> int:
     from prefect.client.orchestration import get_client
 
+    from flows.liveness import crash_if_orphaned
+
     run_id = _run_uuid(args.run_id)
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(run_id)
+        if crash_if_orphaned(client, run):
+            run = client.read_flow_run(run_id)  # a run whose process was killed shows as ended
         artifacts = _artifacts(client, run_id)
     state = run.state
     console.print(f"run {run_id} ({escape(run.name)}): [bold]{escape(state.name if state else 'unknown')}[/]")
