@@ -272,6 +272,7 @@ class Composition:
     words: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     campaigns: list[dict] = field(default_factory=list)  # name, start, end (and type) of each campaign
+    brief: str = ""
 
 
 def _fill(node: Any, words: dict[str, str]) -> Any:
@@ -472,6 +473,14 @@ def _campaign_generator(gen: dict, comp: Composition) -> dict:
     return {"kind": "conditional", "on": key, "cases": cases}
 
 
+def _brief_values(gen: dict, comp: Composition) -> dict:
+    """{kind: brief_values, values: {value: [brief phrases]}, default: [values]}: the values the brief names
+    (two or more: "BOGOF, 25% OFF and cashback promotions"), else the default ones, drawn uniformly."""
+    text = f" {' '.join(tokens(comp.brief))} "
+    named = [v for v, phrases in gen["values"].items() if any(f" {' '.join(tokens(p))} " in text for p in phrases)]
+    return {"kind": "categorical", "values": named if len(named) >= 2 else gen["default"]}
+
+
 def _outlet_rows(frame: BriefFrame, comp: Composition, library: PartLibrary, scale: int) -> int:
     """How many outlets the challenge holds: the brief's count of them, else the size of the outlet table part."""
     noun = stem(comp.roles.get("outlet", "outlet").split()[-1])
@@ -485,6 +494,8 @@ def _column(column: dict, comp: Composition, rate: float) -> dict:
     gen = column["generator"]
     if gen.get("kind") == "places":
         column["generator"] = _places_generator(gen, comp)
+    elif gen.get("kind") == "brief_values":
+        column["generator"] = _brief_values(gen, comp)
     elif gen.get("kind") == "campaigns":
         column["generator"] = _campaign_generator(gen, comp)
     elif gen.get("kind") == "catalog":
@@ -742,6 +753,7 @@ def compose(
     features = _features(frame, shape, roles, places, window, library.vocabulary)
     comp = Composition(shape, roles, features, places, catalog, window, currency)
     comp.campaigns = _campaigns(frame, shape, window)
+    comp.brief = frame.brief
     comp.words = template_words(comp, library.vocabulary)
     comp.words["outlet_rows"] = str(_outlet_rows(frame, comp, library, rows))
     tables = [
