@@ -853,6 +853,8 @@ def _table_data(
         elif column in determined and spec_column["generator"]["kind"] == "categorical":
             spec_column["generator"] = _conditional(frame, determined[column], column)
             spec_column["description"] = f"Follows {determined[column]} (one value each, as in the sample)."
+            # empty exactly where the column it follows is (see _determined): no nulls of its own
+            spec_column["nullable"] = 0.0
         columns.append(spec_column)
     out: dict[str, Any] = {"name": name, "description": f"Learned from the sample's {name}.csv.", "columns": columns}
     if pk:
