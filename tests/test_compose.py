@@ -124,3 +124,32 @@ def test_a_broken_part_file_names_itself(tmp_path: Path) -> None:
     shape.write_text(shape.read_text().replace("facts:", "fcts:", 1))
     with pytest.raises(SpecError, match="transactions.yaml"):
         compose(BriefFrame(brief="a shop", nouns=["shop"]), directory=copy)
+
+
+def test_one_small_business_is_one_outlet_in_one_town_over_the_months_it_has() -> None:
+    brief = (
+        "Maya runs a small pottery studio with a loyalty card. She has six months of bookings and wants to know "
+        "who her regular customers are and what they book."
+    )
+    design = design_offline(brief, rows=1500, seed=2)
+    spec = design.spec
+    assert spec.challenge.domain == COMPOSED_DOMAIN
+    assert spec.table("dim_studios").rows == 1
+    assert len(spec.table("dim_studios").column("city").generator.values) == 1
+    assert "fact_bookings" in spec.table_names and "dim_books" not in spec.table_names  # 'what they book' is a verb
+    window = spec.challenge.time_window
+    assert (window.end.year - window.start.year) * 12 + window.end.month - window.start.month + 1 == 6
+    assert not any("five studios" in q.text or "each studio" in q.text for q in spec.questions)
+    assert "runs a studio" in spec.challenge.problem_statement
+
+
+def test_a_chain_and_its_properties_are_not_one_outlet() -> None:
+    library = load_parts()
+    from tasks.design.compose import _one_outlet
+
+    assert not _one_outlet(
+        read_brief("A hotel chain wants to raise RevPAR across its properties."), "hotel", library.vocabulary
+    )
+    assert _one_outlet(
+        read_brief("A multi-specialty hospital in Hyderabad wants shorter waits."), "hospital", library.vocabulary
+    )

@@ -819,6 +819,17 @@ class _TimeParser:
                 end = t - dt.timedelta(days=t.weekday() + 1)
                 start = end - dt.timedelta(days=7 * n - 1)
             self._add(m, start, end, "relative", is_range=n > 1, label=_month_label(start, end))
+        # "three months of sales", "two years of data": the last whole months or years before today
+        held = rf"(?<![\w])(\d+|{number_alt})\s+(months?|years?)\s+of\s+(?:\w+\s+)?"
+        held += r"(?:data|sales|orders|transactions|records|history|bookings|visits|receipts)(?![\w])"
+        for m in re.finditer(held, self.text, re.I):
+            n_text, unit = m.group(1), m.group(2).lower().rstrip("s")
+            n = int(n_text) if n_text.isdigit() else numbers.get(n_text.lower(), 1)
+            months = n * (12 if unit == "year" else 1)
+            sy, sm = _add_months(t.year, t.month, -months)
+            ey, em = _add_months(t.year, t.month, -1)
+            start, end = dt.date(sy, sm, 1), _month_end(ey, em)
+            self._add(m, start, end, "relative", is_range=months > 1, label=_month_label(start, end))
         for m in re.finditer(r"(?<![\w])(?:this\s+year|year[\s-]to[\s-]date|YTD)(?![\w])", self.text, re.I):
             ey, em = _add_months(t.year, t.month, -1) if t.month > 1 else (t.year, 1)
             self._add(m, dt.date(t.year, 1, 1), _month_end(ey, em), "relative", label=f"{t.year} to date")

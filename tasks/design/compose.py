@@ -38,6 +38,7 @@ ENTITY_ROLES = ("event", "activity", "outlet", "person", "item", "staff", "unit"
 COVERAGE_MIN = 0.5  # a blueprint holding fewer of the brief's entities than this is not the brief's challenge
 ROLE_ORDER = ("event", "activity", "outlet", "person", "item", "staff", "unit", "place", "maker", "base")
 MAX_QUESTIONS = 10
+VERB_LIKE_ROLES = {"item", "activity"}  # 'what they book', 'to visit': only the reader's nouns fill these
 MIN_PATTERN_QUESTIONS = 6
 UNIT_FALLBACK = ["Operations", "Sales", "Service", "Support"]
 
@@ -115,6 +116,8 @@ def _brief_nouns(frame: BriefFrame) -> list[str]:
     # the stakeholder's words ("the marketing team") are who asks, not what the data holds
     asker = set(tokens(frame.stakeholder.source)) if frame.stakeholder else set()
     words = [c.entity.lower() for c in frame.counts] + [n.lower() for n in frame.nouns if n.lower() not in asker]
+    if frame.window is not None:  # "six months of bookings": the reader kept the words as a window
+        words += re.findall(r"[a-z][a-z-]+", frame.window.source.lower().split(" of ", 1)[-1])
     text = frame.brief.lower()
     seen: list[str] = []
     for word in words:
@@ -139,13 +142,18 @@ def _singular(noun: str, vocabulary: Vocabulary) -> str:
 def read_roles(frame: BriefFrame, shape: Shape, vocabulary: Vocabulary) -> dict[str, str]:
     """role -> the brief's noun for it (singular); the shape's defaults fill the roles the shape must have."""
     nouns = [_singular(n, vocabulary) for n in _brief_nouns(frame)]
+    # words the reader did not list as nouns ('a small bakery' became the company Rosa's Bakery) come last,
+    # and only for roles decided by reading order (an event's verb, 'to order', must not make the table)
+    words = [_singular(w, vocabulary) for w in re.findall(r"[a-z][a-z-]+", frame.brief.lower())]
     taken: set[str] = set()
     roles: dict[str, str] = {}
     for role in ROLE_ORDER:
         wanted = vocabulary.roles.get(role)
         if wanted is None:
             continue
-        found = [n for n in nouns if n in wanted.nouns and n not in taken]
+        pool = nouns if wanted.ranked or role in VERB_LIKE_ROLES else nouns + [w for w in words if w not in nouns]
+        # a noun that is another role's word without its ending ('book' beside 'booking') is that word's verb
+        found = [n for n in pool if n in wanted.nouns and not any(t.startswith(n) or n.startswith(t) for t in taken)]
         if wanted.ranked:
             found.sort(key=wanted.nouns.index)
         if found:
@@ -204,6 +212,23 @@ def blueprint_covers(blueprint: Blueprint, nouns: list[str]) -> list[str]:
     return [n for n in nouns if stem(n.split()[-1]) in words]
 
 
+def _chain_size(blueprint: Blueprint, frame: BriefFrame, library: PartLibrary) -> int | None:
+    """How many outlets the blueprint's story has when the brief speaks of one ('Rosa runs a small bakery')."""
+    roles = read_roles(frame, library.shapes["transactions"].model_copy(update={"defaults": {}}), library.vocabulary)
+    outlet = roles.get("outlet")
+    if outlet is None or not _one_outlet(frame, outlet, library.vocabulary):
+        return None
+    from schemas.serialize import spec_to_data
+    from tasks.design.shape import lexicon, table_for_entity
+
+    data = spec_to_data(blueprint.spec)
+    table = table_for_entity(data, outlet, lexicon())
+    if table is None or table.get("role") != "dimension":
+        return None
+    rows = table.get("rows") or round((table.get("ratio") or 0) * blueprint.spec.scale)
+    return rows if rows > 1 else None
+
+
 def blueprint_kpis(blueprint: Blueprint, frame: BriefFrame) -> list[str]:
     """The brief's KPIs the blueprint asks or can compute from its own columns (as the designer would)."""
     from schemas.serialize import spec_to_data
@@ -240,6 +265,8 @@ def route(frame: BriefFrame, chosen: str, ranked: list[DomainMatch], *, forced: 
             f"the {chosen} blueprint matches the words, but its tables hold {len(covered)} of the brief's "
             f"{len(nouns)} entities (missing: {', '.join(missing)})"
         )
+    if (size := _chain_size(blueprint, frame, library)) is not None:
+        return COMPOSED_DOMAIN, f"the brief is about one business; the {chosen} blueprint is a chain of {size}"
     computed = blueprint_kpis(blueprint, frame)
     if len(frame.kpis) >= 2 and 3 * len(computed) < len(frame.kpis):
         return COMPOSED_DOMAIN, (
@@ -578,6 +605,8 @@ def _features(
     if "outlet" in roles:
         features.add("one_outlet" if _one_outlet(frame, roles["outlet"], vocabulary) else "several_outlets")
     start, end = window
+    if (end.year - start.year) * 12 + end.month - start.month + 1 >= 6:
+        features.add("long_window")  # cohorts need months after them inside the data
     years = end.year - start.year + (1 if end.month == 12 else 0)
     features.add("multi_year" if years >= 2 else "single_year")
     if years >= 3:
@@ -593,10 +622,16 @@ def _one_outlet(frame: BriefFrame, outlet: str, vocabulary: Vocabulary) -> bool:
     """'A multi-specialty hospital', 'a small bakery': one outlet, unless a count or a plural says more."""
     if any(_singular(c.entity.lower(), vocabulary) == outlet for c in frame.counts):
         return False
-    many = plural(outlet, vocabulary)
-    if re.search(rf"\b{re.escape(many)}\b", frame.brief, re.IGNORECASE):
-        return False
-    return bool(re.search(rf"\b(?:a|an|one|its|our)\s+(?:[\w-]+\s+){{0,3}}{re.escape(outlet)}\b", frame.brief, re.I))
+    text = frame.brief.lower()
+    outlets = vocabulary.roles["outlet"].nouns if "outlet" in vocabulary.roles else [outlet]
+    plurals = {plural(n, vocabulary) for n in [*outlets, "property", "location", "branch", "unit"]}
+    if any(re.search(rf"\b{re.escape(p)}\b", text) for p in plurals):
+        return False  # "its properties", "our stores": more than one
+    single = rf"\b(?:a|an|one|its|our)\s+(?:[\w-]+\s+){{0,3}}{re.escape(outlet)}\b(?!\s+(?:{CHAIN_WORDS}))"
+    return bool(re.search(single, text))
+
+
+CHAIN_WORDS = "chain|chains|group|network|brand|company|operator|business|franchise|platform|app"
 
 
 def _window(frame: BriefFrame, today: dt.date) -> tuple[dt.date, dt.date]:
@@ -703,7 +738,10 @@ _NOT_KINDS = {
 
 def _profile(comp: Composition, frame: BriefFrame) -> str:
     parts = []
-    if "outlet" in comp.roles:
+    if "one_outlet" in comp.features:
+        outlet = comp.words["outlet_words"]
+        parts.append(f"runs {'an' if outlet[:1] in 'aeiou' else 'a'} {outlet}")
+    elif "outlet" in comp.roles:
         parts.append(f"runs {comp.words['outlets_words']}")
     if "person" in comp.roles:
         parts.append(f"serves {comp.words['persons_words']}")
@@ -746,6 +784,11 @@ def compose(
         )
     window = _window(frame, today or dt.date.today())
     places = places_for(frame, roles.get("place", "city"), locale, library.vocabulary)
+    geo = frame.geography
+    single = "outlet" in roles and _one_outlet(frame, roles["outlet"], library.vocabulary)
+    if single and not (geo.cities or geo.states or geo.city_count):
+        # one bakery serves one town: customers from six cities would be noise, not a story
+        places = Places(places.level, places.names[:1], [1.0], places.states, places.tiers)
     currency = currency_of(frame, locale)
     rate = library.vocabulary.currency_rates.get(currency, 1.0)
     catalog = _catalog_for(frame, library.catalogs)
