@@ -594,6 +594,46 @@ def _parents(spec: ChallengeSpec, table: Any) -> list[tuple[str, str, str]]:
     return [(column, parent, key) for (column, parent), key in out.items()]
 
 
+def segment_columns(
+    numeric: list[str],
+    projections: dict[str, exp.Expression],
+    aliases: dict[str, exp.Expression],
+    keys: dict[str, set[str]],
+) -> tuple[list[str], list[str]]:
+    """(result columns computed over the segment only, columns computed over the rest): a segment shown as
+    columns (``SUM(CASE WHEN division = 'Technology' THEN exits END)`` beside ``... <> 'Technology'``)."""
+    seg: list[str] = []
+    rest: list[str] = []
+    for name in numeric:
+        expression = projections.get(name)
+        if expression is None:
+            continue
+        sides: set[bool] = set()
+        for node in _lineage(expression, aliases):
+            if isinstance(node, exp.If) and isinstance(node.parent, exp.Case):
+                condition = node.this
+            elif isinstance(node, exp.Filter):
+                condition = node.expression.this if isinstance(node.expression, exp.Where) else node.expression
+            else:
+                continue
+            for test in condition.find_all(exp.EQ, exp.NEQ, exp.In):
+                column = next((n for n in (test.this, test.args.get("expression")) if isinstance(n, exp.Column)), None)
+                if column is None or not (keys.get(column.name) or keys.get("*")):
+                    continue
+                found = test.expressions if isinstance(test, exp.In) else [test.this, test.args.get("expression")]
+                literals = {str(n.this).lower() for n in found if isinstance(n, exp.Literal) and n.is_string}
+                if not literals:
+                    continue
+                allowed = keys.get(column.name, set()) | keys.get("*", set())
+                negated = isinstance(test, exp.NEQ) or isinstance(test.parent, exp.Not)
+                sides.add((literals <= allowed) != negated)
+        if sides == {True}:
+            seg.append(name)
+        elif sides == {False}:
+            rest.append(name)
+    return seg, rest
+
+
 def _filters_segment(tree: exp.Expression | None, keys: dict[str, set[str]]) -> bool:
     """Whether the query's WHERE keeps only segment values (``WHERE plan_name = 'Starter'``): every row is in it."""
     if tree is None:
@@ -830,19 +870,18 @@ def _label_days(
     step: pd.DateOffset | None,
     case_days: dict[str, tuple] | None,
     part: str | None = None,
-    spec: ChallengeSpec | None = None,
+    year: int | None = None,
 ) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:
     """The days a period label covers: a date and its step, a year, a 'YYYY-MM' / 'YYYY-Qn' text, a CASE label,
-    or a quarter or month number when the data spans one calendar year."""
+    or a quarter or month number (``part``) of ``year`` (the one year the query or the data covers)."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
         return None
-    if part in ("quarter", "month") and spec is not None and kind in {"int", "float"}:
-        window = spec.challenge.time_window
+    if part in ("quarter", "month") and kind in {"int", "float"}:
         number = int(value)
-        if window.start.year != window.end.year or not 1 <= number <= (4 if part == "quarter" else 12):
+        if year is None or not 1 <= number <= (4 if part == "quarter" else 12):
             return None
         months = 3 if part == "quarter" else 1
-        first = pd.Timestamp(window.start.year, months * (number - 1) + 1, 1)
+        first = pd.Timestamp(year, months * (number - 1) + 1, 1)
         return first, first + pd.DateOffset(months=months) - pd.Timedelta(days=1)
     if kind in {"date", "datetime"}:
         first = pd.Timestamp(value).normalize()
@@ -887,21 +926,27 @@ def _calendar_part(
 
 
 def _kept_days(tree: exp.Expression | None) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:
-    """The days the outer query's WHERE keeps ((None, None): all); None when it filters dates in a way
-    no range states (``EXTRACT(MONTH FROM d) IN (12, 1, 2)``)."""
-    top = tree
-    while isinstance(top, exp.SetOperation):
-        top = top.this
-    where = top.args.get("where") if isinstance(top, exp.Select) else None
-    if where is None:
-        return None, None
-    days = condition_interval(where.this)
-    unstated = any(
-        isinstance(node, (exp.Extract, exp.Month, exp.Quarter, exp.DayOfWeek, exp.Year)) for node in where.this.walk()
-    )
-    if unstated and days is None:
+    """The days the query's WHERE clauses keep ((None, None): all); None when one filters dates in a way no
+    range states (``EXTRACT(MONTH FROM d) IN (12, 1, 2)``), or when their ranges do not meet."""
+    kept: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None)
+    for where in tree.find_all(exp.Where) if tree is not None else []:
+        parts = (exp.Extract, exp.Month, exp.Quarter, exp.DayOfWeek, exp.Year)
+        if any(isinstance(node, parts) and not _is_year_of(node) for node in where.this.walk()):
+            return None
+        days = condition_interval(where.this)
+        if days is not None:
+            kept = _intersect(kept, days)
+    if kept[0] is not None and kept[1] is not None and kept[0] > kept[1]:
         return None
-    return days if days is not None else (None, None)
+    return kept
+
+
+def _calendar_year(kept: tuple | None, spec: ChallengeSpec) -> int | None:
+    """The one year a quarter or month number belongs to: the query keeps one year, or the data spans one."""
+    if kept is not None and kept[0] is not None and kept[1] is not None and kept[0].year == kept[1].year:
+        return kept[0].year
+    window = spec.challenge.time_window
+    return window.start.year if window.start.year == window.end.year else None
 
 
 def _days_in_data(days: tuple[pd.Timestamp | None, pd.Timestamp | None] | None, spec: ChallengeSpec) -> int:
@@ -1038,8 +1083,8 @@ def probe_directions(
     con: duckdb.DuckDBPyConnection | None,
     labels: list[str],
     category: str | None,
-) -> dict[str, int]:
-    """Result column -> +1/-1: how the question's own SQL moves each column when the planted effect is stronger.
+) -> dict[str, float]:
+    """Result column -> its relative change (the sign is its direction) when the planted effect is stronger.
 
     The tables the query reads are copied (a sample of a large one) and the scenario's effect is applied
     once more to a share of the rows of its segment inside its window (a scale multiplies its column, a
@@ -1133,16 +1178,18 @@ def probe_directions(
         merged = before.join(after, rsuffix="__after")
     else:
         return {}
-    out: dict[str, int] = {}
+    out: dict[str, float] = {}
     for name in before.columns:
         if name in keys or f"{name}__after" not in merged.columns:
             continue
         a = pd.to_numeric(merged[name], errors="coerce").astype(float)
         b = pd.to_numeric(merged[f"{name}__after"], errors="coerce").astype(float)
         change = ((b - a) / np.maximum(a.abs(), 1e-9)).dropna()
-        total = float(change.sum())
-        if len(change) and math.isfinite(total) and abs(total) > 1e-9:
-            out[name] = 1 if total > 0 else -1
+        change = change[np.isfinite(change)]
+        if len(change) and float(change.abs().max()) > 1e-9:
+            # the rows the strengthened effect moves most are the ones it is about (South's storm quarter,
+            # not the other quarters whose index falls as the region's average rises)
+            out[name] = float(change.loc[change.abs().idxmax()])
     return out
 
 
@@ -1289,9 +1336,12 @@ def check_scenario(
         segment_text = f"{category}, {segment_text}" if segment_text != "all rows" else category
     signs = downstream_signs(spec, scenario, con)
     probed = probe_directions(spec, scenario, sql, con, labels, category if on_category else None)
+    seg_cols, rest_cols = segment_columns(numeric, projections, aliases, keys)
     target, direction = _choose_target(
-        scenario, spec, numeric, measure, projections, aliases, units, on_category, signs, probed
+        scenario, spec, numeric, measure, projections, aliases, units, on_category, signs, probed, seg_cols
     )
+    if target in seg_cols and segment_text.startswith("all rows"):
+        segment_text = f"{target} (its segment's column)"  # the column is the segment: every row reads it
     if reading is not None:  # the caller learns which column carries the effect, and which way it moves
         reading.update(target=target, direction=direction)
     if direction is None and tree is None:
@@ -1302,13 +1352,19 @@ def check_scenario(
     windowed = scenario.condition.start is not None or scenario.condition.end is not None
     # a count over periods of unequal length compares per day, over the days the query keeps
     kept = _kept_days(tree)
-    per_day = scenario.effect.kind == "volume" and direction is not None and not _RATE_NAME.search(target)
+    per_day = (
+        scenario.effect.kind == "volume"
+        and direction is not None
+        and units.get(target) == "count"
+        and not _RATE_NAME.search(target)
+    )
     if per_day and kept is None:
         windowed = False  # the query keeps days it does not state as a range (months of every year): no fair rate
     for period in periods if windowed else []:
         case_days = _case_days(projections, aliases, period)
         step = _date_step(frame[period]) if kind[period] in {"date", "datetime"} else None
-        spans = [_label_days(v, period, kind[period], step, case_days, parts[period], spec) for v in frame[period]]
+        year = _calendar_year(kept, spec)
+        spans = [_label_days(v, period, kind[period], step, case_days, parts[period], year) for v in frame[period]]
         inside, outside = _sides([window_share(days, scenario, spec) for days in spans])
         if not ((in_segment & inside).any() and (in_segment & outside).any()):
             continue
@@ -1352,7 +1408,20 @@ def check_scenario(
                     )
                     return check
                 return _verdict(check, mean_in, mean_out, pair_direction, text)
-    # 3. no periods: the segment against the other rows (of the same category, for a category shift)
+    # 3. the segment's column against the rest's column (women's average salary beside men's)
+    if target in seg_cols and rest_cols:
+        other = max(rest_cols, key=lambda c: len(set(c.split("_")) & set(target.split("_"))))
+        mean_seg = values[rows].mean()
+        mean_rest = pd.to_numeric(frame.loc[rows, other], errors="coerce").astype(float).mean()
+        return _verdict(
+            check,
+            mean_seg,
+            mean_rest,
+            direction,
+            f"{target} averages {format_value(mean_seg, unit)} vs {format_value(mean_rest, units.get(other))} for "
+            f"{other}",
+        )
+    # 4. no periods: the segment against the other rows (of the same category, for a category shift)
     if not keys or segment_text.startswith("all rows"):
         check.evidence = (
             f"no row of the answer is about {', '.join(_where_literals(scenario)[:6]) or 'its segment'}"
@@ -1402,13 +1471,17 @@ def _choose_target(
     units: dict[str, str],
     on_category: bool,
     signs: dict[str, int] | None = None,
-    probed: dict[str, int] | None = None,
+    probed: dict[str, float] | None = None,
+    seg_cols: list[str] | None = None,
 ) -> tuple[str, int | None]:
     """The result column that carries the effect, and its direction; else the relative or main measure."""
     relative = [c for c in numeric if units.get(c) == "%" or _RELATIVE_NAME.search(c)]
+    table_columns = {c.name for t in spec.tables for c in t.columns}
     scored = []
     for position, column in enumerate(numeric):
-        direction = (probed or {}).get(column) or measure_direction(
+        moved = (probed or {}).get(column)
+        direction = (1 if moved > 0 else -1) if moved else None
+        direction = direction or measure_direction(
             column, scenario, spec, projections, aliases, units, on_category, signs
         )
         is_relative = column in relative
@@ -1417,11 +1490,39 @@ def _choose_target(
             prefers = 2 if _RATE_NAME.search(column) else int(not is_relative)
         else:
             prefers = int(is_relative)
-        scored.append((direction is not None, prefers, column == measure, -position, column, direction))
+        own = column in (seg_cols or [])
+        scored.append(
+            (
+                direction is not None,
+                own,
+                _pure(column, projections, aliases, signs, table_columns),
+                round(abs(moved or 0.0), 2),  # the column the strengthened effect moves most shows it best
+                prefers,
+                column == measure,
+                -position,
+                column,
+                direction,
+            )
+        )
     best = max(scored)
-    if best[0]:
-        return best[4], best[5]
+    if best[0] or best[1]:
+        return best[-2], best[-1]
     return (relative[0] if relative else measure or numeric[0]), None
+
+
+def _pure(
+    column: str,
+    projections: dict[str, exp.Expression],
+    aliases: dict[str, exp.Expression],
+    signs: dict | None,
+    table_columns: set[str],
+) -> bool:
+    """Whether a result column is computed from the effect's columns alone (premium, not premium and claims)."""
+    expression = projections.get(column)
+    if expression is None or not signs:
+        return False
+    read = {n.name for n in _lineage(expression, aliases) if isinstance(n, exp.Column)} & table_columns
+    return bool(read) and read <= set(signs)
 
 
 def _window_pair(
@@ -1433,18 +1534,21 @@ def _window_pair(
     units: dict[str, str],
     on_category: bool,
     signs: dict[str, int] | None = None,
-    probed: dict[str, int] | None = None,
+    probed: dict[str, float] | None = None,
 ) -> tuple[str, str, int | None] | None:
     """(column inside the window, its counterpart outside it, direction): ``avg_price_after``/``avg_price_before``."""
     shares = {c: window_share(_column_days(c, projections, aliases), scenario, spec) for c in numeric}
     inside = [c for c, s in shares.items() if s is not None and s >= 0.5]
+    inside = inside or [c for c, s in shares.items() if s is not None and s > 0]  # a year the window half covers
     outside = [c for c, s in shares.items() if s == 0]
     best = None
     for a in inside:
         for b in outside:
             words_a, words_b = set(re.split(r"_+", a.lower())), set(re.split(r"_+", b.lower()))
             overlap = len(words_a & words_b)
-            direction = (probed or {}).get(a) or measure_direction(
+            moved = (probed or {}).get(a)
+            direction = (1 if moved > 0 else -1) if moved else None
+            direction = direction or measure_direction(
                 a, scenario, spec, projections, aliases, units, on_category, signs
             )
             score = (direction is not None, overlap, -numeric.index(a))
