@@ -354,6 +354,7 @@ def template_words(comp: Composition, vocabulary: Vocabulary) -> dict[str, str]:
     words["money"], words["money_col"] = money, _snake(money)
     words["capacity_unit"] = "places"
     words["quantity_expr"] = "quantity" if "quantity" in comp.features else "1"
+    words["quantity_expr_f"] = "f.quantity" if "quantity" in comp.features else "1"
     words["typical_price"] = "25"
     words.update(_price_words(comp, vocabulary))
     words["campaign_count"] = str(max(1, len(comp.campaigns)))

@@ -161,6 +161,10 @@ def add_kpis(
             continue
         table = _fact(tables, recipe.get("table", "event"), words)
         if table is None or not all(n in features for n in recipe.get("needs", [])):
+            # a shop's "visits" are its sales when it logs no visits: the recipe of the KPI's kind on the main fact
+            recipe = _generic(kpi, words)
+            table = _fact(tables, "event", words) if recipe else None
+        if table is None or recipe is None:
             notes.append(f"KPI {kpi.name}: the composition has no table for it")
             continue
         local = {**words, "kpi_name": display_name(kpi.name), "kpi_key": kpi.key}
