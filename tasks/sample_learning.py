@@ -396,6 +396,7 @@ KEY_WORDS = {"id", "key", "code", "no", "nr", "num", "number", "ref", "sk", "fk"
 # words tables are named with that are not the entity (dim_customers, fact_orders, tbl_items)
 TABLE_WORDS = {"dim", "fact", "tbl", "table", "stg", "raw", "ref", "lkp", "lookup", "master"}
 MAX_KEY_COLUMNS = 3  # a composite key (an aggregate's group columns) has at most this many columns
+MAX_KEY_CANDIDATES = 12  # columns a composite key is looked for among (the first ones: group columns lead)
 
 
 def _complete_primary_keys(
@@ -458,7 +459,7 @@ def _composite_key(frame: pd.DataFrame, columns_meta: dict[str, Any]) -> list[st
         )
     ]
     for size in range(2, MAX_KEY_COLUMNS + 1):
-        for combo in itertools.combinations(candidates, size):
+        for combo in itertools.combinations(candidates[:MAX_KEY_CANDIDATES], size):
             if not frame.duplicated(list(combo)).any():
                 return list(combo)
     return None
