@@ -153,3 +153,13 @@ def test_a_chain_and_its_properties_are_not_one_outlet() -> None:
     assert _one_outlet(
         read_brief("A multi-specialty hospital in Hyderabad wants shorter waits."), "hospital", library.vocabulary
     )
+
+
+def test_a_brief_without_a_company_names_its_own_organisation() -> None:
+    design = design_offline(
+        "A city transport authority publishes monthly ridership and complaints by bus route for 2023-2024. "
+        "Find the routes that lose riders.",
+        rows=1500,
+    )
+    assert design.spec.challenge.company.name == "The City Transport Authority"
+    assert design.spec.challenge.company.profile == "a public body that publishes its data for analysis"

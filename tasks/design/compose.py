@@ -27,6 +27,7 @@ from schemas.blueprint import Blueprint
 from schemas.brief import BriefFrame
 from schemas.errors import InputError, SpecError
 from schemas.parts import Catalog, Catalogs, Dimensions, Shape, TablePart, Vocabulary
+from tasks.design.brief_reader import load_lexicon
 from tasks.design.kpi_columns import add_kpis
 from tasks.design.places import Places, currency_of, places_for
 from tasks.domains import DomainMatch, blueprint_texts, get_blueprint, match_confidence, stem, tokens
@@ -701,7 +702,8 @@ def _kind_of_business(frame: BriefFrame, comp: Composition) -> str:
         return ""
     many = comp.words["outlets_words"]
     match = re.search(rf"\b([A-Za-z][a-z-]+) (?:{re.escape(many)}|{re.escape(outlet)})\b", frame.brief, re.IGNORECASE)
-    if not match or match.group(1).lower() in _NOT_KINDS:
+    stop = {str(w).lower() for w in load_lexicon().words.get("stop_words", [])}
+    if not match or match.group(1).lower() in _NOT_KINDS | stop:
         return ""
     return match.group(1).lower()
 
@@ -747,7 +749,12 @@ def _profile(comp: Composition, frame: BriefFrame) -> str:
     if "person" in comp.roles:
         parts.append(f"serves {comp.words['persons_words']}")
     did = " and ".join(parts) or f"records its {comp.words['events_words']}"
+    organisation = (_organisation(frame) or "").lower().split() or [""]
+    if organisation[-1] in PUBLIC_BODIES:
+        return "a public body that publishes its data for analysis"
     kind = _kind_of_business(frame, comp)
+    if organisation[-1] and organisation[-1] == comp.roles.get("outlet"):
+        return " ".join(["a", kind, comp.roles["outlet"]]).replace("  ", " ")  # "a multi-specialty hospital"
     article = "an" if kind[:1] in "aeiou" and kind else "a"
     return f"{article} {kind} business that {did}" if kind else f"a business that {did}"
 
@@ -838,7 +845,7 @@ def compose(
             "title": data["challenge"]["title"],
             "description": f"Composed from building blocks: {shape.description}",
             "keywords": sorted({*roles.values(), shape.shape, "composed"})[:12] or ["composed", "brief", "parts"],
-            "company_names": [frame.company.name if frame.company else _company_name(comp)],
+            "company_names": [frame.company.name if frame.company else _company_name(comp, frame)],
             "stakeholders": shape.stakeholders,
             "problem_statements": [_statement(shape, comp, frame)],
             "question_count": (max(1, count), max(1, count)),  # composed questions are chosen by pattern already
@@ -850,7 +857,26 @@ def compose(
     return blueprint, notes
 
 
-def _company_name(comp: Composition) -> str:
+ORGANISATIONS = (
+    "department|ministry|council|agency|authority|board|municipality|corporation|cooperative|co-operative|"
+    "trust|society|utility|hospital|insurer|bank|university|school|college|club|charity|foundation|zoo|museum"
+)
+PUBLIC_BODIES = {"department", "ministry", "council", "agency", "authority", "board", "municipality"}
+
+
+def _organisation(frame: BriefFrame) -> str | None:
+    """'A state health department publishes ...' -> 'The State Health Department': the brief's own subject
+    when it names no company (a public body or a cooperative is not 'Nova Hospital Co.')."""
+    first = re.split(r"(?<=[.!?])\s", frame.brief.strip(), maxsplit=1)[0]
+    match = re.match(rf"(?i)(?:a|an|the)\s+((?:[\w-]+\s+){{0,3}}?(?:{ORGANISATIONS}))\b", first)
+    if not match:
+        return None
+    return "The " + " ".join(w[:1].upper() + w[1:] for w in match.group(1).split())
+
+
+def _company_name(comp: Composition, frame: BriefFrame | None = None) -> str:
+    if frame is not None and (own := _organisation(frame)):
+        return own
     rng = random.Random(" ".join(sorted(comp.roles.values())))
     first = rng.choice(["North", "Blue", "Bright", "Urban", "Prime", "Green", "Summit", "Harbor", "Silver", "Nova"])
     noun = comp.roles.get("outlet") or comp.roles.get("event") or "works"
