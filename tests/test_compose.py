@@ -163,3 +163,17 @@ def test_a_brief_without_a_company_names_its_own_organisation() -> None:
     )
     assert design.spec.challenge.company.name == "The City Transport Authority"
     assert design.spec.challenge.company.profile == "a public body that publishes its data for analysis"
+
+
+def test_gate_1_says_whether_a_blueprint_or_the_composer_ran_and_why() -> None:
+    from flows.review import problem_markdown
+
+    composed = design_offline(
+        "A chain of 9 yoga studios wants to know why members cancel their memberships.", rows=1000
+    )
+    text = problem_markdown(composed.spec, composed.matches, composed.notes, "offline", composed.frame)
+    assert "## Blueprint or composition" in text and "Composed from building blocks" in text
+    assert "roles: event = membership" in text
+    blueprint = design_offline("A hotel chain wants to raise RevPAR and occupancy across its properties.", rows=1000)
+    text = problem_markdown(blueprint.spec, blueprint.matches, blueprint.notes, "offline", blueprint.frame)
+    assert "Blueprint hospitality:" in text
