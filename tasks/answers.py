@@ -87,6 +87,8 @@ def compute_answers(
         from tasks.engine.scenarios import measure_scenarios
 
         scenarios = measure_scenarios(spec, frames)
+    if scenarios is not None:
+        scenarios = within_segment(spec, con, scenarios)
     notes: list[str] = []
     from tasks.cleaning_questions import cleaning_answers
 
@@ -104,6 +106,67 @@ def compute_answers(
     if settings is not None and (settings.llm_api_key or settings.llm_base_url):
         source = _write_with_llm(answers, settings, notes)
     return AnswerKey(answers=answers, analysis_source=source, notes=notes)
+
+
+def _segment_and_window(scenario: ScenarioSpec) -> bool:
+    cond = scenario.condition
+    return scenario.effect.kind != "volume" and bool(cond.where and cond.date_column and (cond.start or cond.end))
+
+
+def segment_effect(scenario: ScenarioSpec, columns: Mapping[str, pd.Series], n: int) -> tuple[float | None, str] | None:
+    """A scenario with a segment and a window, measured within its segment: inside vs outside the window.
+
+    The engine's measure compares the scenario's rows with every other row, so a segment that differs
+    anyway (Home Care's list prices are higher all year) inflates it; the planted effect is the change
+    of the segment's own values in the window. None when the scenario has no segment and window, or its
+    effect is a volume (the odds ratio already isolates it).
+    """
+    from tasks.engine.scenarios import scenario_mask
+
+    effect = scenario.effect
+    if not _segment_and_window(scenario):
+        return None
+    inside = scenario_mask(scenario, dict(columns), n)
+    outside = scenario_mask(scenario, dict(columns), n, window=False) & ~inside
+    method = "its segment inside vs outside the window"
+    if not inside.any() or not outside.any():
+        return None
+    values = pd.Series(columns[effect.column]).reset_index(drop=True)
+    if effect.kind == "scale":
+        x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        mean_in, mean_out = np.nanmean(x[inside]), np.nanmean(x[outside])
+        if not (np.isfinite(mean_in) and np.isfinite(mean_out)) or mean_out == 0:
+            return None, f"mean {effect.column}, {method}"
+        return float(mean_in / mean_out), f"mean {effect.column}, {method}"
+    top = max(effect.multipliers, key=lambda k: effect.multipliers[k])
+    hit = (values.astype(str) == top).to_numpy()
+    cells = [(hit & inside).sum(), (~hit & inside).sum(), (hit & outside).sum(), (~hit & outside).sum()]
+    method = f"odds of '{top}', {method}"
+    if not all(cells):
+        return None, method
+    return float((cells[0] / cells[1]) / (cells[2] / cells[3])), method
+
+
+def within_segment(spec: ChallengeSpec, con: duckdb.DuckDBPyConnection, scenarios: list[dict]) -> list[dict]:
+    """The scenarios' measured sizes, with those of a segment and a window measured within the segment."""
+    out = []
+    for entry in scenarios:
+        scenario = next((s for s in spec.scenarios if s.name == entry.get("scenario")), None)
+        entry = dict(entry)
+        if scenario is not None and _segment_and_window(scenario):
+            from schemas.expressions import expression_names
+
+            cond = scenario.condition
+            names = sorted(expression_names(cond.where) | {cond.date_column, scenario.effect.column})
+            try:
+                frame = con.execute(f"SELECT {', '.join(_q(c) for c in names)} FROM {_q(scenario.table)}").df()
+                found = segment_effect(scenario, {c: frame[c] for c in frame.columns}, len(frame))
+            except Exception:  # noqa: BLE001 - keep the engine's measure when the table cannot be read so
+                found = None
+            if found is not None and found[0] is not None:
+                entry["measured"], entry["method"] = round(found[0], 4), found[1]
+        out.append(entry)
+    return out
 
 
 def _connection(
@@ -745,7 +808,8 @@ def _comparison_interval(node: exp.Expression) -> tuple[pd.Timestamp | None, pd.
     flip = {">=": "<=", ">": "<", "<": ">", "<=": ">=", "=": "="}
     for date_side, literal, sym in ((left, right, op), (right, left, flip[op])):
         year = _int_literal(literal)
-        if year is not None and _is_year_of(date_side):
+        year_column = isinstance(date_side, exp.Column) and re.search(r"(^|_)(year|yr)$", date_side.name.lower())
+        if year is not None and (_is_year_of(date_side) or year_column):
             first, last = pd.Timestamp(year, 1, 1), pd.Timestamp(year, 12, 31)
         else:
             day = _date_literal(literal)
@@ -910,9 +974,11 @@ def _calendar_part(
     projections: dict[str, exp.Expression], aliases: dict[str, exp.Expression], column: str
 ) -> str | None:
     """'quarter' or 'month' when a result column is ``EXTRACT(QUARTER FROM d)`` (or ``month(d)``), else None."""
+    named = re.search(r"(^|_)(quarter|qtr|month)($|_)", column.lower())
+    by_name = ("month" if named.group(2) == "month" else "quarter") if named else None
     expression = projections.get(column)
     if expression is None:
-        return None
+        return by_name  # an int label named for a quarter or month (its values are checked when placed)
     for node in _lineage(expression, aliases):
         if isinstance(node, exp.Extract) and node.this.name.upper() in ("QUARTER", "MONTH"):
             return node.this.name.lower()
@@ -922,7 +988,7 @@ def _calendar_part(
             return "month"
         if isinstance(node, (exp.AggFunc, exp.Case)):
             return None  # a value computed from months, not a month
-    return None
+    return by_name
 
 
 def _kept_days(tree: exp.Expression | None) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:

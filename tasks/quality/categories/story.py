@@ -138,7 +138,8 @@ def constant_measure_checks(schema: Schema) -> list[Check]:
 
 
 def scenario_measures(spec: ChallengeSpec, frames: Mapping[str, pd.DataFrame]) -> list[dict]:
-    """Each scenario as the answer key measures it (``tasks.engine.scenarios.measured_effect``), plus its recovery.
+    """Each scenario as the answer key measures it (``tasks.engine.scenarios.measured_effect``, within its
+    segment for one with a segment and a window: ``tasks.answers.segment_effect``), plus its recovery.
 
     ``recovered`` is the planted ratio isolated in the data: a scenario with a segment and a window
     compares the segment inside the window with the same segment outside it (the key compares with
@@ -146,6 +147,7 @@ def scenario_measures(spec: ChallengeSpec, frames: Mapping[str, pd.DataFrame]) -
     log(recovered). A scenario that cannot be measured on these frames (a column made text by
     messiness) carries ``error`` instead of failing the run.
     """
+    from tasks.answers import segment_effect
     from tasks.engine.scenarios import measured_effect, scenario_stats
 
     out = []
@@ -155,6 +157,9 @@ def scenario_measures(spec: ChallengeSpec, frames: Mapping[str, pd.DataFrame]) -
             columns = {c: frame[c].reset_index(drop=True) for c in frame.columns}
             stats = scenario_stats(scenario, columns, len(frame))
             result = measured_effect(scenario, stats)
+            within = segment_effect(scenario, columns, len(frame))
+            if within is not None and within[0] is not None:  # the answer key's figure (tasks.answers.within_segment)
+                result["measured"], result["method"] = round(within[0], 4), within[1]
             result["recovered"], result["se"], result["recovered_method"] = _recover(
                 scenario, stats.counts, columns, len(frame), result["measured"]
             )
