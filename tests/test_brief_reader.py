@@ -331,7 +331,6 @@ def test_only_event_dates_leave_the_window_to_the_designer() -> None:
         ("A dozen warehouses ship the orders.", "warehouse", 12),
         ("The chain runs 1,250 stores.", "store", 1_250),
         ("Pedalo operates in six cities.", "city", 6),
-        ("Before entering three new states we need a study.", "state", 3),
         ("Brewline surveyed 6,000 people.", "respondent", 6_000),
         ("The group runs 2000 stores nationwide.", "store", 2_000),
         ("We run 40 pharmacies.", "pharmacy", 40),
@@ -699,3 +698,15 @@ def test_subject_first_price_changes_and_rollouts_are_events(brief: str, what: s
 def test_early_mid_and_late_parts_of_a_year_date_an_event(brief: str, start: str) -> None:
     (event,) = read_brief(brief).events
     assert event.start.isoformat() == start
+
+
+@pytest.mark.parametrize(
+    "brief",
+    [
+        "SunGrid Energy wants a market study before entering three new states.",
+        "Before entering three new states we need a study.",
+        "It plans to open 5 stores next year.",
+    ],
+)
+def test_a_planned_number_is_not_a_count_of_the_data(brief: str) -> None:
+    assert read_brief(brief).counts == []

@@ -65,6 +65,12 @@ CHANGE_VERBS = (
     "went down|climbed|shrank"
 )
 PREPS_BEFORE_DATE = {"in", "on", "during", "since", "at", "around", "from", "by", "for", "of", "over", "between"}
+# words before a number that make it a plan ("before entering three new states"), not a size of the data
+PLANNED_COUNT = re.compile(
+    r"\b(?:before|after|plans? to|planning to|wants? to|will)\s+\w+ing\s*$"
+    r"|\b(?:to|will)\s+(?:enter|open|launch|add|hire|build)\s*$",
+    re.I,
+)
 COUNT_MODIFIERS = {"new", "active", "large", "small", "own"}  # stop words a counted noun phrase may hold
 DETERMINERS = {"a", "an", "the", "its", "their", "his", "her", "our", "your", "this", "these", "that", "those"}
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n\s*\n")
@@ -1432,6 +1438,8 @@ class _Reader:
             value = _count_value(raw, numbers)
             if value is None:
                 continue
+            if PLANNED_COUNT.search(self.text[max(0, m.start() - 30) : m.start()]):
+                continue  # "before entering three new states", "plans to open 5 stores": the plan, not the data
             if multiplier:
                 value *= multipliers[multiplier]
             value_int = int(round(value))

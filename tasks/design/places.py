@@ -64,7 +64,9 @@ def places_for(frame: BriefFrame, level: str, locale: str, vocabulary: Vocabular
         named: list[str] = []
     elif level in STATE_LEVELS:
         named = list(geo.states)
-        pool = states
+        # the states with the most listed (big) cities first: Maharashtra before Arunachal Pradesh
+        weight = {name: sum(1 for c in cities if c.get("state") == name) for name in states}
+        pool = sorted(states, key=lambda name: -weight[name])
     else:
         named = list(geo.cities)
         in_states = [c["name"] for c in cities if geo.states and c.get("state") in geo.states]
