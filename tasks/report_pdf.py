@@ -128,12 +128,26 @@ def _image(png: bytes, width: float = CONTENT_W, max_height: float = PAGE_H * 0.
     return Image(io.BytesIO(png), width=width, height=height)
 
 
+def fit_text(text: str, font: str, size: float, width: float) -> str:
+    """``text`` cut at a word with an ellipsis so it fits ``width`` points (never cut mid-word, never off the page)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    if stringWidth(text, font, size) <= width:
+        return text
+    words = text.split()
+    while words and stringWidth(" ".join(words) + " …", font, size) > width:
+        words.pop()
+    return " ".join(words) + " …"
+
+
 def _footer(title: str):
     def draw(canvas, doc) -> None:
         canvas.saveState()
-        canvas.setFont(_fonts()[0], 7.5)
+        font = _fonts()[0]
+        canvas.setFont(font, 7.5)
         canvas.setFillColor(colors.HexColor("#666666"))
-        canvas.drawString(MARGIN, 10 * mm, title[:90])
+        # the page number takes the right end; the title keeps to the room left of it
+        canvas.drawString(MARGIN, 10 * mm, fit_text(title, font, 7.5, PAGE_W - 2 * MARGIN - 30 * mm))
         canvas.drawRightString(PAGE_W - MARGIN, 10 * mm, f"Page {doc.page}")
         canvas.restoreState()
 
@@ -192,7 +206,9 @@ def build_pdf(
         author="Data Factory",
         subject=spec.challenge.company.name,
     )
-    footer = _footer(f"{spec.challenge.company.name} · {spec.challenge.title} · quality report")
+    company, title = spec.challenge.company.name, spec.challenge.title
+    # a title that starts with the company ("SunGrid Energy: ...") does not repeat it
+    footer = _footer(f"{title if title.startswith(company) else f'{company} · {title}'} · quality report")
     try:
         with _binary_streams():
             doc.build(story, onFirstPage=footer, onLaterPages=footer)

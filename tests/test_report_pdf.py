@@ -260,3 +260,16 @@ def test_the_report_font_prints_the_rupee_sign() -> None:
     assert (regular, bold) == ("DejaVuSans", "DejaVuSans-Bold")  # Helvetica has no ₹: INR amounts printed as boxes
     face = pdfmetrics.getFont(regular).face
     assert 0x20B9 in TTFont(face.filename).getBestCmap()
+
+
+def test_a_long_footer_is_cut_at_a_word_and_fits_the_page() -> None:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from tasks.report_pdf import _fonts, fit_text
+
+    font = _fonts()[0]
+    title = "SunGrid Energy: installations market by installer and state analysis with a very long subtitle · report"
+    cut = fit_text(title, font, 7.5, 200)
+    assert cut.endswith(" …") and stringWidth(cut, font, 7.5) <= 200
+    assert title.startswith(cut[:-2])  # whole words only
+    assert fit_text("short", font, 7.5, 200) == "short"
