@@ -157,3 +157,38 @@ def entities_found(spec: ChallengeSpec, entities: list[str]) -> list[Carried]:
             ok = any(s in names for s in stems)
         found.append(Carried("entity", entity.split("(", 1)[0].strip(), ok))
     return found
+
+
+# the question patterns authors list, by the skills or words of the questions that show them
+_PATTERN_SKILLS: dict[str, tuple[set[str], str]] = {
+    "top-n": ({"top_n", "ranking"}, r"\b(?:top|bottom|most|least|highest|lowest|leaders?)\b"),
+    "share of total": ({"share_of_total"}, r"\bshare\b"),
+    "segmentation": ({"segmentation"}, r"\bby (?:age|gender|segment|income|tier|channel|device|plan)"),
+    "before/after": ({"before_after"}, r"\b(?:before|after)\b"),
+    "ratio kpi": ({"ratios"}, r"\b(?:rate|ratio|per|share)\b"),
+    "trend": ({"date_functions", "mom_growth", "yoy_growth"}, r"\b(?:month by month|each month|trend|over time)\b"),
+    "seasonality": ({"seasonality"}, r"\b(?:day of the week|days of the week|weekday|hours?|months of the year)\b"),
+    "cohort/retention": ({"cohort_retention"}, r"\b(?:cohort|came back|retention|retained)\b"),
+    "yoy": ({"yoy_growth"}, r"\byear over year\b"),
+    "funnel": ({"funnel"}, r"\bfunnel\b"),
+    "actual vs target": ({"actual_vs_target"}, r"\btargets?\b"),
+    "window functions": ({"window_functions"}, r"$^"),
+    "ranking per customer": ({"ranking", "window_functions"}, r"\beach (?:customer|member)\b"),
+    "projection": (set(), r"\b(?:project|projected|projection|forecast)\b"),
+    "cross-tab by demographic": ({"segmentation"}, r"\b(?:age|gender|income)\b"),
+    "correlation across tables": (set(), r"\b(?:correlat|relationship between|while|districts with more)"),
+    "cagr": ({"cagr"}, r"\bcagr\b|compound annual"),
+    "a/b comparison": (set(), r"\b(?:a/b|variant|test)\b"),
+}
+
+
+def patterns_found(spec: ChallengeSpec, patterns: list[str]) -> list[Carried]:
+    """Which of the brief's listed question patterns ('top-N', 'before/after join') some question shows."""
+    found = []
+    for pattern in map(str, patterns):
+        key = pattern.lower().split("(", 1)[0].strip()
+        key = next((k for k in _PATTERN_SKILLS if key == k or key.startswith(k)), key)
+        skills, words = _PATTERN_SKILLS.get(key, (set(), re.escape(key)))
+        ok = any(set(q.skills) & skills or re.search(words, q.text, re.IGNORECASE) for q in spec.questions)
+        found.append(Carried("pattern", pattern, bool(ok)))
+    return found
