@@ -219,7 +219,10 @@ MAX_COMPOSED_QUESTIONS = 12
 
 
 def trim_composed_questions(data: dict) -> None:
-    """At most 12 questions: pattern questions give way (from the last) to the ones the brief's events add."""
+    """At most 12 questions: pattern questions give way (from the last) to the ones the brief's events add.
+
+    The composer leaves room for the events (``compose``), so this trims only when an event planted more
+    questions than it reserved."""
     questions = data["questions"]
     while len(questions) > MAX_COMPOSED_QUESTIONS:
         last = next((q for q in reversed(questions) if not q.get("scenario")), None)

@@ -177,3 +177,10 @@ def test_gate_1_says_whether_a_blueprint_or_the_composer_ran_and_why() -> None:
     blueprint = design_offline("A hotel chain wants to raise RevPAR and occupancy across its properties.", rows=1000)
     text = problem_markdown(blueprint.spec, blueprint.matches, blueprint.notes, "offline", blueprint.frame)
     assert "Blueprint hospitality:" in text
+
+
+def test_members_of_a_membership_business_are_people_and_a_verb_is_no_table() -> None:
+    library = load_parts()
+    frame = read_brief("A chain of 9 yoga studios wants to know why members cancel their memberships.")
+    roles = read_roles(frame, library.shapes["transactions"], library.vocabulary)
+    assert (roles["event"], roles["person"], roles["outlet"]) == ("membership", "member", "studio")

@@ -39,6 +39,7 @@ ENTITY_ROLES = ("event", "activity", "outlet", "person", "item", "staff", "unit"
 COVERAGE_MIN = 0.5  # a blueprint holding fewer of the brief's entities than this is not the brief's challenge
 ROLE_ORDER = ("event", "activity", "outlet", "person", "item", "staff", "unit", "place", "maker", "base")
 MAX_QUESTIONS = 10
+MAX_TOTAL_QUESTIONS = 12
 VERB_LIKE_ROLES = {"item", "activity"}  # 'what they book', 'to visit': only the reader's nouns fill these
 MIN_PATTERN_QUESTIONS = 6
 UNIT_FALLBACK = ["Operations", "Sales", "Service", "Support"]
@@ -153,8 +154,9 @@ def read_roles(frame: BriefFrame, shape: Shape, vocabulary: Vocabulary) -> dict[
         if wanted is None:
             continue
         pool = nouns if wanted.ranked or role in VERB_LIKE_ROLES else nouns + [w for w in words if w not in nouns]
-        # a noun that is another role's word without its ending ('book' beside 'booking') is that word's verb
-        found = [n for n in pool if n in wanted.nouns and not any(t.startswith(n) or n.startswith(t) for t in taken)]
+        # a noun that is another role's word without its -ing ('book' beside 'booking') is that word's verb;
+        # 'member' beside 'membership' is a noun of its own
+        found = [n for n in pool if n in wanted.nouns and not any(n + "ing" == t or t + "ing" == n for t in taken)]
         if wanted.ranked:
             found.sort(key=wanted.nouns.index)
         if found:
@@ -818,7 +820,10 @@ def compose(
     kept = MIN_PATTERN_QUESTIONS  # a KPI these already compute needs no question of its own
     notes = add_kpis(tables, kpi_questions, frame.kpis, comp.words, features, patterns[:kept])
     scenarios, revealing = _scenarios(shape, comp)
-    room = max(kept, MAX_QUESTIONS - len(kpi_questions) - len(revealing))
+    # the brief's dated events add a before/after question each (two for a price rise or a crisis): room for
+    # them, so the brief's KPI questions are never the ones trimmed
+    reserve = min(4, 2 * sum(1 for e in frame.events if e.start))
+    room = max(kept, MAX_TOTAL_QUESTIONS - len(kpi_questions) - len(revealing) - reserve)
     questions = patterns[:room] + kpi_questions + revealing
     for number, question in enumerate(questions, 1):
         question["id"] = f"q{number:02d}"
