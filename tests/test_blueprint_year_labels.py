@@ -42,3 +42,16 @@ def test_year_labels_are_found_and_dates_are_not() -> None:
     sql = "SELECT CASE WHEN d < DATE '2024-04-01' THEN '1 before (Jan-Mar 2024)' END AS p, 1 AS cases_2024 FROM t"
     assert year_labels(sql) == ["alias cases_2024", "label '1 before (Jan-Mar 2024)'"]
     assert year_labels("SELECT 1 AS cases_last_year FROM t WHERE d >= DATE '2024-01-01'") == []
+
+
+@pytest.mark.parametrize("domain", ["airline", "supply_chain"])
+def test_en_in_scenario_descriptions_name_no_place_the_data_lacks(domain: str) -> None:
+    """The en_IN variant moves the hubs and DCs to Indian cities; the scenario texts name them by id."""
+    from tasks.designer import design
+    from tasks.engine import generate_dataset
+    from tasks.quality import run_quality
+
+    spec = design(f"{domain} challenge", domain=domain, rows=3_000, seed=1, locale="en_IN").spec
+    report = run_quality(spec, generate_dataset(spec), gx=False)
+    places = [f for c in report.categories for f in c.findings if f.check_id.endswith("story_places")]
+    assert not places, [f.examples for f in places]
