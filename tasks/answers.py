@@ -1250,7 +1250,10 @@ def probe_directions(
             continue
         a = pd.to_numeric(merged[name], errors="coerce").astype(float)
         b = pd.to_numeric(merged[f"{name}__after"], errors="coerce").astype(float)
-        change = ((b - a) / np.maximum(a.abs(), 1e-9)).dropna()
+        # relative to the column's scale, not the cell's: a cell near zero (-0.2 % above the others) would
+        # otherwise dwarf the segment's own move
+        scale = float(a.abs().mean()) if a.notna().any() else 0.0
+        change = ((b - a) / max(scale, 1e-9)).dropna()
         change = change[np.isfinite(change)]
         if len(change) and float(change.abs().max()) > 1e-9:
             # the rows the strengthened effect moves most are the ones it is about (South's storm quarter,
@@ -1425,7 +1428,17 @@ def check_scenario(
         and not _RATE_NAME.search(target)
     )
     if per_day and kept is None:
-        windowed = False  # the query keeps days it does not state as a range (months of every year): no fair rate
+        # the query keeps days it does not state as a range (winter months of every year): a count has no
+        # fair daily rate, so read the query's own rate per period when it has one
+        rates = [c for c in numeric if _RATE_NAME.search(c)]
+        if rates:
+            target, per_day = rates[0], False
+            moved = (probed or {}).get(target)
+            direction = (1 if moved > 0 else -1) if moved else _scenario_keys(scenario)[1]
+            values = pd.to_numeric(frame[target], errors="coerce").astype(float)
+            unit = units.get(target)
+        else:
+            windowed = False
     for period in periods if windowed else []:
         case_days = _case_days(projections, aliases, period)
         step = _date_step(frame[period]) if kind[period] in {"date", "datetime"} else None
