@@ -204,3 +204,13 @@ def test_gate_feedback_is_read_like_a_brief(feedback, check) -> None:
     notes = apply_feedback(data, feedback)
     assert notes[0].startswith("applied"), notes
     assert check(spec_from_data(data)), notes
+
+
+def test_the_brief_s_own_description_of_the_company_is_its_profile() -> None:
+    from tasks.designer_offline import design_offline
+
+    design = design_offline(
+        "Cloudnote, a note-taking SaaS, changed its free trial from 30 to 14 days in July 2023.", rows=1000
+    )
+    assert design.spec.challenge.company.profile == "a note-taking SaaS"
+    assert design.spec.challenge.problem_statement.startswith("Cloudnote is a note-taking SaaS.")

@@ -30,6 +30,7 @@ from schemas.parts import Catalog, Catalogs, Dimensions, Shape, TablePart, Vocab
 from tasks.design.brief_reader import load_lexicon
 from tasks.design.kpi_columns import add_kpis
 from tasks.design.places import Places, currency_of, places_for
+from tasks.design.shape import appositive
 from tasks.domains import DomainMatch, blueprint_texts, get_blueprint, match_confidence, stem, tokens
 from tasks.settings import get_settings
 
@@ -742,6 +743,8 @@ _NOT_KINDS = {
 
 
 def _profile(comp: Composition, frame: BriefFrame) -> str:
+    if own := appositive(frame):
+        return own
     parts = []
     if "one_outlet" in comp.features:
         outlet = comp.words["outlet_words"]

@@ -927,10 +927,22 @@ def shape_window_from_events(data: dict, frame: BriefFrame, today: dt.date) -> l
     return fit_window(data, *around) + ["(the brief states no window: one around its events)"]
 
 
+def appositive(frame: BriefFrame) -> str | None:
+    """'Brewline, a coffee-chain startup, surveyed ...' -> 'a coffee-chain startup': the brief's own words."""
+    if frame.company is None:
+        return None
+    match = re.search(rf"{re.escape(frame.company.name)},\s+(an?\s+[^,.;:]{{3,60}}?)\s*[,.;:]", frame.brief)
+    return match.group(1) if match else None
+
+
 def shape_identity(data: dict, frame: BriefFrame) -> list[str]:
-    """Company and stakeholder of the brief."""
+    """Company and stakeholder of the brief; the brief's own description of the company ('Cloudnote, a
+    note-taking SaaS, ...') replaces the blueprint's."""
     notes = []
     profile = data["challenge"]
+    if own := appositive(frame):
+        profile["company"]["profile"] = own
+        notes.append(f"company profile: '{own}', from the brief")
     if frame.company:
         old = profile["company"]["name"]
         profile["company"]["name"] = frame.company.name
