@@ -29,6 +29,7 @@ class Vocabulary(_Strict):
     currency_rates: dict[str, float] = {}
     money_words: dict[str, str] = {}
     business_persons: list[str] = []
+    served_outlets: list[str] = []
 
 
 class CatalogCategory(_Strict):

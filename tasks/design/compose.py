@@ -750,7 +750,8 @@ def _profile(comp: Composition, frame: BriefFrame) -> str:
         outlet = comp.words["outlet_words"]
         parts.append(f"runs {'an' if outlet[:1] in 'aeiou' else 'a'} {outlet}")
     elif "outlet" in comp.roles:
-        parts.append(f"runs {comp.words['outlets_words']}")
+        served = comp.roles["outlet"] in load_parts().vocabulary.served_outlets
+        parts.append(f"{'works with' if served else 'runs'} {comp.words['outlets_words']}")
     if "person" in comp.roles:
         parts.append(f"serves {comp.words['persons_words']}")
     did = " and ".join(parts) or f"records its {comp.words['events_words']}"
