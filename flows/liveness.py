@@ -69,7 +69,8 @@ def crash_if_orphaned(client, run) -> bool:
     from prefect.states import Crashed
 
     state = run.state
-    if state is None or state.type.value not in ACTIVE:
+    kind = getattr(getattr(state, "type", None), "value", None) or str(getattr(state, "name", "")).upper()
+    if state is None or kind not in ACTIVE:
         return False
     reason = orphaned(run.id)
     if reason is None:
