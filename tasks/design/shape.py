@@ -932,7 +932,10 @@ def appositive(frame: BriefFrame) -> str | None:
     if frame.company is None:
         return None
     match = re.search(rf"{re.escape(frame.company.name)},\s+(an?\s+[^,.;:]{{3,60}}?)\s*[,.;:]", frame.brief)
-    return match.group(1) if match else None
+    if not match:
+        return None
+    # "a last-mile courier in Delhi NCR": the place is said from the data's own values, not the brief's alias
+    return re.sub(r"\s+(?:in|across|from|based in)\s+[A-Z].*$", "", match.group(1))
 
 
 def shape_identity(data: dict, frame: BriefFrame) -> list[str]:
