@@ -9,11 +9,8 @@ batch schedule; batches complete despite a bad brief.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 import zipfile
@@ -21,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fakes.processes import free_port, stop, wait_for
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -38,36 +36,11 @@ pytestmark = pytest.mark.timeout(900)
 SERVE = "from flows.challenge import challenge_flow; challenge_flow.serve(name='ui-test', limit=2)"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait(condition, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real Prefect server (SQLite) on a free loopback port, with its own home."""
     home = tmp_path_factory.mktemp("prefect-server-home")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     env = os.environ | {
         "PREFECT_HOME": str(home),
@@ -92,10 +65,10 @@ def server(tmp_path_factory):
             assert process.poll() is None, (home / "server.log").read_text()[-2000:]
             return False
 
-    _wait(healthy, 180, "the Prefect server")
+    wait_for(healthy, 180, "the Prefect server")
     with temporary_settings(updates={PREFECT_API_URL: url}):
         yield {"url": url, "env": env, "home": home}
-    _stop(process)
+    stop(process)
     log.close()
 
 
@@ -154,7 +127,7 @@ def test_deployment_run_from_the_api_waits_at_gates_and_resumes_without_redoing_
     )
     try:
         with get_client(sync_client=True) as client:
-            deployment = _wait(lambda: _deployment(client, "challenge/ui-test"), 120, "the served deployment")
+            deployment = wait_for(lambda: _deployment(client, "challenge/ui-test"), 120, "the served deployment")
             # Run: create a run from the deployment with parameters, as the UI's "Custom run" does
             run = client.create_flow_run_from_deployment(
                 deployment.id,
@@ -166,15 +139,15 @@ def test_deployment_run_from_the_api_waits_at_gates_and_resumes_without_redoing_
                     "output_dir": str(tmp_path / "out"),
                 },
             )
-        state = _wait(_waiting_at(run.id, "gate-1-attempt-0"), 240, "gate 1")
+        state = wait_for(_waiting_at(run.id, "gate-1-attempt-0"), 240, "gate 1")
         assert state.name == "Suspended", "a deployment run must free its worker while it waits"
         assert {"gate-1-attempt-0-problem", "gate-1-attempt-0-spec"} <= _artifact_keys(run.id)
         # a broken edit: the run starts again, and gate 1 reopens on the same design with the reason
         _answer(run.id, spec_yaml="challenge: {id: x}\ntables: []\n")
         for key in ("gate-1-attempt-1", "gate-2-attempt-0", "gate-3-attempt-0"):
-            _wait(_waiting_at(run.id, key), 240, key)
+            wait_for(_waiting_at(run.id, key), 240, key)
             _answer(run.id)
-        final = _wait(lambda: (s := _state(run.id)) and s.is_final() and s, 300, "the end of the run")
+        final = wait_for(lambda: (s := _state(run.id)) and s.is_final() and s, 300, "the end of the run")
         # Assert
         assert final.is_completed(), f"{final.name}: {final.message}\n{(tmp_path / 'serve.log').read_text()[-3000:]}"
         packages = list((tmp_path / "out" / "packages").rglob("codebasics_data_challenge_*[0-9].zip"))
@@ -199,7 +172,7 @@ def test_deployment_run_from_the_api_waits_at_gates_and_resumes_without_redoing_
         assert designs.count("Completed") == 1 and designs.count("Cached") >= 4, designs
         assert not [t for t in task_runs if t.name.startswith("design-challenge-attempt-1")]
     finally:
-        _stop(runner)
+        stop(runner)
         serve_log.close()
 
 

@@ -13,16 +13,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
+from fakes.processes import free_port, stop, wait_for
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -59,37 +57,12 @@ def _browser_tools() -> tuple[str, str]:
     return chromium, driver
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait(condition, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
 @pytest.fixture(scope="module")
 def ui_server(tmp_path_factory):
     """A real Prefect server with its UI, on a free loopback port, with its own home."""
     _browser_tools()  # skip before starting a server no browser will open
     home = tmp_path_factory.mktemp("prefect-ui-home")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     env = os.environ | {
         "PREFECT_HOME": str(home),
@@ -117,10 +90,10 @@ def ui_server(tmp_path_factory):
             assert process.poll() is None, (home / "server.log").read_text()[-2000:]
             return False
 
-    _wait(serves_the_ui, 180, "the Prefect server and its UI")
+    wait_for(serves_the_ui, 180, "the Prefect server and its UI")
     with temporary_settings(updates={PREFECT_API_URL: url}):
         yield {"url": url, "ui": f"http://127.0.0.1:{port}", "env": env, "home": home}
-    _stop(process)
+    stop(process)
     log.close()
 
 
@@ -187,7 +160,14 @@ def test_the_resume_form_in_the_browser_approves_gate_1_and_the_run_waits_at_gat
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     # Setup: a challenge run (small) that waits at gate 1
-    env = ui_server["env"] | {"PYTHONPATH": str(ROOT), "DATAFACTORY_GATE_POLL_SECONDS": "1"}
+    # the run's id is read from its "View at" log line: importing flows.cli (other tests do) quiets the console
+    # for the whole session through os.environ, so the run is told to log at INFO again
+    env = ui_server["env"] | {
+        "PYTHONPATH": str(ROOT),
+        "DATAFACTORY_GATE_POLL_SECONDS": "1",
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "INFO",
+        "PREFECT_LOGGING_LEVEL": "INFO",
+    }
     log_path = tmp_path / "run.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     run = subprocess.Popen(
@@ -204,8 +184,8 @@ def test_the_resume_form_in_the_browser_approves_gate_1_and_the_run_waits_at_gat
             assert run.poll() is None, log_path.read_text()[-3000:]
             return _run_id(log_path)
 
-        run_id = _wait(started, 120, "the run to start")
-        _wait(_paused_at(run_id, "gate-1-attempt-0"), 240, "gate 1")
+        run_id = wait_for(started, 120, "the run to start")
+        wait_for(_paused_at(run_id, "gate-1-attempt-0"), 240, "gate 1")
         page = f"{ui_server['ui']}/runs/flow-run/{run_id}"
 
         # Run: the form as a reviewer sees it, then approve
@@ -218,12 +198,12 @@ def test_the_resume_form_in_the_browser_approves_gate_1_and_the_run_waits_at_gat
         WebDriverWait(browser, UI_WAIT).until(ec.invisibility_of_element_located((By.CSS_SELECTOR, "[role=dialog]")))
 
         # Assert: the run went on past gate 1 and waits at gate 2; the UI shows gate 2's form
-        state = _wait(_paused_at(run_id, "gate-2-attempt-0"), 300, "gate 2")
+        state = wait_for(_paused_at(run_id, "gate-2-attempt-0"), 300, "gate 2")
         assert state.is_paused()
         _open_form(browser, page, gate=2)
         assert "gate-decision {'gate': 1, 'decision': 'approve'" in log_path.read_text()
     except Exception as exc:
         raise AssertionError(f"{exc}\n--- the run's log ---\n{log_path.read_text()[-3000:]}") from exc
     finally:
-        _stop(run)
+        stop(run)
         log.close()
