@@ -218,6 +218,17 @@ def domain_notes(chosen: str, ranked: list[DomainMatch], *, forced: bool, why: s
 MAX_COMPOSED_QUESTIONS = 12
 
 
+def drop_unasked_scenarios(data: dict) -> list[str]:
+    """A planted story no question asks about is invisible to the learner: an optional one is not planted
+    (its question went with the window or the pick), so the data holds no finding nobody is asked to find."""
+    asked = {q.get("scenario") for q in data["questions"]}
+    return [
+        drop_scenario(data, s["name"], 0) + " (no question asks about it)"
+        for s in list(data.get("scenarios", []))
+        if s.get("optional", True) and s["name"] not in asked
+    ]
+
+
 def trim_composed_questions(data: dict) -> None:
     """At most 12 questions: pattern questions give way (from the last) to the ones the brief's events add.
 
@@ -284,6 +295,7 @@ def vary_blueprint(
     else:
         trim_composed_questions(data)
     notes += ask_kpis(data, frame.kpis, [e.what for e in frame.events])
+    notes += drop_unasked_scenarios(data)
     if shape.has_facts(frame):
         profile["problem_statement"] = shape.render_statement(data, frame, [n for n in from_brief if n not in before])
     planted = ", ".join(s["name"] for s in data.get("scenarios", [])) or "none"

@@ -214,3 +214,37 @@ def test_the_brief_s_own_description_of_the_company_is_its_profile() -> None:
     )
     assert design.spec.challenge.company.profile == "a note-taking SaaS"
     assert design.spec.challenge.problem_statement.startswith("Cloudnote is a note-taking SaaS.")
+
+
+def test_growth_questions_the_window_is_too_short_for_are_left_out() -> None:
+    import datetime as dt
+
+    from tasks.design.shape import drop_growth_questions
+
+    data = {
+        "questions": [
+            {"id": "q01", "text": "Year over year?", "skills": ["yoy_growth"], "sql": "SELECT 1"},
+            {"id": "q02", "text": "CAGR?", "skills": ["cagr"], "sql": "SELECT 1"},
+            {"id": "q03", "text": "Monthly?", "skills": ["mom_growth"], "sql": "SELECT 1"},
+        ]
+    }
+    notes = drop_growth_questions(data, dt.date(2024, 1, 1), dt.date(2024, 6, 30))
+    assert [q["id"] for q in data["questions"]] == ["q03"] and "1 calendar year" in notes[0]
+    data["questions"].append({"id": "q04", "text": "YoY", "skills": ["yoy_growth"], "sql": "SELECT 1"})
+    assert drop_growth_questions(data, dt.date(2023, 1, 1), dt.date(2024, 12, 31)) == []
+
+
+def test_a_planted_story_no_question_asks_about_is_not_planted() -> None:
+    from tasks.designer_offline import drop_unasked_scenarios
+
+    data = {
+        "scenarios": [
+            {"name": "asked", "optional": True},
+            {"name": "orphan", "optional": True},
+            {"name": "brief_event", "optional": False},
+        ],
+        "questions": [{"id": "q01", "scenario": "asked"}, {"id": "q02"}],
+    }
+    notes = drop_unasked_scenarios(data)
+    assert [s["name"] for s in data["scenarios"]] == ["asked", "brief_event"]
+    assert len(notes) == 1 and "orphan" in notes[0]

@@ -118,8 +118,28 @@ def fit_window(data: dict, start: dt.date, end: dt.date, fiscal_start: int | Non
         for column in table["columns"]:
             _clamp_dates(column["generator"], start, end, whole=table.get("role") in ("fact", "bridge"))
     notes += drop_questions_outside(data, start, end)
+    notes += drop_growth_questions(data, start, end)
     notes.append(f"time window set to the brief's {month_label(start)} to {month_label(end)}")
     return notes
+
+
+# growth across years needs that many calendar years in the window, else its growth column is empty
+YEARS_NEEDED = {"yoy_growth": 2, "cagr": 3}
+
+
+def drop_growth_questions(data: dict, start: dt.date, end: dt.date) -> list[str]:
+    """Leave out year-over-year and CAGR questions the brief's window is too short for (January to June 2024
+    has no year before it), unless a planted scenario needs the question."""
+    years = end.year - start.year + 1
+    dropped = []
+    for question in list(data["questions"]):
+        needed = max((YEARS_NEEDED.get(s, 0) for s in question.get("skills", [])), default=0)
+        if needed > years and not question.get("scenario"):
+            data["questions"].remove(question)
+            dropped.append(question["id"])
+    if not dropped:
+        return []
+    return [f"left out {', '.join(dropped)}: growth across years, and the window has {years} calendar year(s)"]
 
 
 def _clamp_dates(gen: dict, start: dt.date, end: dt.date, *, whole: bool) -> None:
