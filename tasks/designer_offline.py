@@ -229,14 +229,14 @@ def drop_unasked_scenarios(data: dict) -> list[str]:
     ]
 
 
-def trim_composed_questions(data: dict) -> None:
+def trim_composed_questions(data: dict, keep: set[str] = frozenset()) -> None:
     """At most 12 questions: pattern questions give way (from the last) to the ones the brief's events add.
 
     The composer leaves room for the events (``compose``), so this trims only when an event planted more
     questions than it reserved."""
     questions = data["questions"]
     while len(questions) > MAX_COMPOSED_QUESTIONS:
-        last = next((q for q in reversed(questions) if not q.get("scenario")), None)
+        last = next((q for q in reversed(questions) if not q.get("scenario") and q["id"] not in keep), None)
         if last is None:
             break
         questions.remove(last)
@@ -292,9 +292,10 @@ def vary_blueprint(
     notes += choose_scenarios(data, rng, low)
     if shift:  # a composed spec's questions are chosen by pattern already; only the brief's may be added
         choose_questions(data, low, high, rng)
-    else:
-        trim_composed_questions(data)
+    asked_before = {q["id"] for q in data["questions"]}
     notes += ask_kpis(data, frame.kpis, [e.what for e in frame.events])
+    if not shift:  # at most 12, the brief's KPI questions kept over the composer's pattern questions
+        trim_composed_questions(data, keep={q["id"] for q in data["questions"]} - asked_before)
     notes += drop_unasked_scenarios(data)
     if shape.has_facts(frame):
         profile["problem_statement"] = shape.render_statement(data, frame, [n for n in from_brief if n not in before])

@@ -184,3 +184,17 @@ def test_members_of_a_membership_business_are_people_and_a_verb_is_no_table() ->
     frame = read_brief("A chain of 9 yoga studios wants to know why members cancel their memberships.")
     roles = read_roles(frame, library.shapes["transactions"], library.vocabulary)
     assert (roles["event"], roles["person"], roles["outlet"]) == ("membership", "member", "studio")
+
+
+DEV_BRIEFS = yaml.safe_load((FIXTURES / "dev_briefs.yaml").read_text())
+
+
+@pytest.mark.parametrize("brief_id", [e["id"] for e in DEV_BRIEFS])
+def test_every_dev_brief_composes_with_domain_compose(brief_id: str) -> None:
+    entry = next(e for e in DEV_BRIEFS if e["id"] == brief_id)
+    spec = design_offline(entry["brief"], rows=1500, seed=3, domain="compose").spec
+    validation = validate_schema(spec)
+    assert validation.score >= 8, validation.problems
+    _, preview = make_preview(spec, 30)
+    assert not [(q.question_id, q.error) for q in preview.questions if not q.answerable]
+    assert 8 <= len(spec.questions) <= 12
