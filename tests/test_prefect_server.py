@@ -8,7 +8,6 @@ batch schedule; batches complete despite a bad brief.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import urllib.request
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fakes.processes import free_port, stop, wait_for
+from fakes.processes import start_prefect_server, stop, wait_for
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -40,22 +39,7 @@ SERVE = "from flows.challenge import challenge_flow; challenge_flow.serve(name='
 def server(tmp_path_factory):
     """A real Prefect server (SQLite) on a free loopback port, with its own home."""
     home = tmp_path_factory.mktemp("prefect-server-home")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    env = os.environ | {
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": url,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
-    }
-    log = open(home / "server.log", "w")  # noqa: SIM115 - closed at teardown
-    process = subprocess.Popen(
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process, url, env, log = start_prefect_server(home, ui=False)
 
     def healthy() -> bool:
         try:

@@ -20,12 +20,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from fakes.processes import free_port, stop, wait_for
+from fakes.processes import start_prefect_server, stop, wait_for
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 # a direct run (not a deployment) pauses in its own process, so resuming needs no worker restart
 RUN = (
@@ -62,22 +61,8 @@ def ui_server(tmp_path_factory):
     """A real Prefect server with its UI, on a free loopback port, with its own home."""
     _browser_tools()  # skip before starting a server no browser will open
     home = tmp_path_factory.mktemp("prefect-ui-home")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    env = os.environ | {
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": url,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "true",
-    }
-    log = open(home / "server.log", "w")  # noqa: SIM115 - closed at teardown
-    process = subprocess.Popen(
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process, url, env, log = start_prefect_server(home, ui=True)
+    port = url.rsplit(":", 1)[1].split("/", 1)[0]
 
     def serves_the_ui() -> bool:
         try:

@@ -34,3 +34,27 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def start_prefect_server(home, *, ui: bool) -> tuple[subprocess.Popen, str, dict, object]:
+    """`prefect server start` on a free loopback port with its own home: (process, API url, env, log file)."""
+    import sys
+    from pathlib import Path
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = os.environ | {
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": url,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "true" if ui else "false",
+    }
+    log = open(Path(home) / "server.log", "w")  # noqa: SIM115 - the caller closes it at teardown
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return process, url, env, log
