@@ -27,7 +27,7 @@ from schemas.serialize import spec_from_data, spec_to_data
 from schemas.spec import ChallengeSpec
 from tasks.design import shape
 from tasks.design.brief_reader import read_brief
-from tasks.design.compose import COMPOSE_OPTION, COMPOSED_DOMAIN, compose, route
+from tasks.design.compose import COMPOSE_OPTION, COMPOSED_DOMAIN, MAX_TOTAL_QUESTIONS, compose, route
 from tasks.design.kpi_questions import ask_kpis
 from tasks.domains import DomainMatch, get_blueprint, match_confidence, rank_domains, tokens
 from tasks.messiness_plan import feedback_pattern as messiness_pattern
@@ -215,9 +215,6 @@ def domain_notes(chosen: str, ranked: list[DomainMatch], *, forced: bool, why: s
     ]
 
 
-MAX_COMPOSED_QUESTIONS = 12
-
-
 def drop_unasked_scenarios(data: dict) -> list[str]:
     """A planted story no question asks about is invisible to the learner: an optional one is not planted
     (its question went with the window or the pick), so the data holds no finding nobody is asked to find."""
@@ -235,7 +232,7 @@ def trim_composed_questions(data: dict, keep: set[str] = frozenset()) -> None:
     The composer leaves room for the events (``compose``), so this trims only when an event planted more
     questions than it reserved."""
     questions = data["questions"]
-    while len(questions) > MAX_COMPOSED_QUESTIONS:
+    while len(questions) > MAX_TOTAL_QUESTIONS:
         last = next((q for q in reversed(questions) if not q.get("scenario") and q["id"] not in keep), None)
         if last is None:
             break

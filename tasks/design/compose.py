@@ -28,7 +28,7 @@ from schemas.brief import BriefFrame
 from schemas.errors import InputError, SpecError
 from schemas.parts import Catalog, Catalogs, Dimensions, Shape, TablePart, Vocabulary
 from tasks.design.brief_reader import load_lexicon
-from tasks.design.kpi_columns import add_kpis
+from tasks.design.kpi_columns import add_kpis, fill_template
 from tasks.design.places import Places, currency_of, places_for
 from tasks.design.shape import appositive
 from tasks.domains import DomainMatch, blueprint_texts, get_blueprint, match_confidence, stem, tokens
@@ -144,6 +144,14 @@ def _singular(noun: str, vocabulary: Vocabulary) -> str:
 
 def read_roles(frame: BriefFrame, shape: Shape, vocabulary: Vocabulary) -> dict[str, str]:
     """role -> the brief's noun for it (singular); the shape's defaults fill the roles the shape must have."""
+    roles = brief_roles(frame, vocabulary)
+    for role, noun in shape.defaults.items():
+        roles.setdefault(role, noun)
+    return roles
+
+
+def brief_roles(frame: BriefFrame, vocabulary: Vocabulary) -> dict[str, str]:
+    """role -> the brief's own noun for it (singular), no defaults: what the brief itself names."""
     nouns = [_singular(n, vocabulary) for n in _brief_nouns(frame)]
     # words the reader did not list as nouns ('a small bakery' became the company Rosa's Bakery) come last,
     # and only for roles decided by reading order (an event's verb, 'to order', must not make the table)
@@ -163,8 +171,6 @@ def read_roles(frame: BriefFrame, shape: Shape, vocabulary: Vocabulary) -> dict[
         if found:
             roles[role] = found[0]
             taken.add(found[0])
-    for role, noun in shape.defaults.items():
-        roles.setdefault(role, noun)
     return roles
 
 
@@ -195,8 +201,7 @@ def choose_shape(frame: BriefFrame, library: PartLibrary) -> tuple[Shape, str]:
 def brief_entities(frame: BriefFrame, library: PartLibrary | None = None) -> list[str]:
     """The brief's own nouns for the composer's entity roles (no defaults): what its tables must hold."""
     library = library or load_parts()
-    bare = Shape(shape="bare", title="-", description="-", facts=library.shapes["transactions"].facts)
-    roles = read_roles(frame, bare, library.vocabulary)
+    roles = brief_roles(frame, library.vocabulary)
     return [noun for role, noun in roles.items() if role in ENTITY_ROLES]
 
 
@@ -218,8 +223,7 @@ def blueprint_covers(blueprint: Blueprint, nouns: list[str]) -> list[str]:
 
 def _chain_size(blueprint: Blueprint, frame: BriefFrame, library: PartLibrary) -> int | None:
     """How many outlets the blueprint's story has when the brief speaks of one ('Rosa runs a small bakery')."""
-    roles = read_roles(frame, library.shapes["transactions"].model_copy(update={"defaults": {}}), library.vocabulary)
-    outlet = roles.get("outlet")
+    outlet = brief_roles(frame, library.vocabulary).get("outlet")
     if outlet is None or not _one_outlet(frame, outlet, library.vocabulary):
         return None
     from schemas.serialize import spec_to_data
@@ -304,21 +308,6 @@ class Composition:
     notes: list[str] = field(default_factory=list)
     campaigns: list[dict] = field(default_factory=list)  # name, start, end (and type) of each campaign
     brief: str = ""
-
-
-def _fill(node: Any, words: dict[str, str]) -> Any:
-    """Every string of ``node`` with its ${word}s filled; an unknown word names itself in the error."""
-    if isinstance(node, str):
-        try:
-            return string.Template(node).substitute(words)
-        except KeyError as exc:
-            word = exc.args[0]
-            raise SpecError(f"part template '{node[:60]}' uses ${{{word}}}, which no role or feature gives") from exc
-    if isinstance(node, list):
-        return [_fill(v, words) for v in node]
-    if isinstance(node, dict):
-        return {_fill(k, words): _fill(v, words) for k, v in node.items()}
-    return node
 
 
 def _needed(node: dict, features: set[str]) -> bool:
@@ -537,11 +526,11 @@ def _column(column: dict, comp: Composition, rate: float) -> dict:
 
 def _table(part: TablePart, comp: Composition, rate: float, scale: int) -> dict:
     raw = part.model_dump(exclude_none=True)
-    filled = _fill({k: v for k, v in raw.items() if k != "columns"}, comp.words)
+    filled = fill_template({k: v for k, v in raw.items() if k != "columns"}, comp.words)
     columns = []
     for column in raw["columns"]:
         if _needed(column, comp.features):
-            columns.append(_column(_fill(column, comp.words), comp, rate))
+            columns.append(_column(fill_template(column, comp.words), comp, rate))
     table: dict[str, Any] = {
         "name": filled["table"],
         "description": filled.get("description", ""),
@@ -667,7 +656,7 @@ def _questions(shape: Shape, comp: Composition, limit: int) -> list[dict]:
         if not _needed(template, comp.features) or template["pattern"] in patterns:
             continue
         patterns.add(template["pattern"])
-        question = _fill({k: v for k, v in template.items() if k not in ("needs", "pattern")}, comp.words)
+        question = fill_template({k: v for k, v in template.items() if k not in ("needs", "pattern")}, comp.words)
         question["id"] = f"q{len(kept) + 1:02d}"
         question["sql"] = question["sql"].strip()
         kept.append(question)
@@ -680,11 +669,11 @@ def _scenarios(shape: Shape, comp: Composition) -> tuple[list[dict], list[dict]]
     for template in shape.scenarios:
         if not _needed(template, comp.features):
             continue
-        scenario = _fill({k: v for k, v in template.items() if k not in ("needs", "question")}, comp.words)
+        scenario = fill_template({k: v for k, v in template.items() if k not in ("needs", "question")}, comp.words)
         scenario["name"] = _snake(scenario["name"])[:60] or "scenario"
         found.append(scenario)
         if "question" in template:
-            question = _fill(template["question"], comp.words)
+            question = fill_template(template["question"], comp.words)
             question.update(sql=question["sql"].strip(), scenario=scenario["name"])
             questions.append(question)
     return found, questions

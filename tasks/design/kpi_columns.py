@@ -40,13 +40,24 @@ def load_recipes(path: Path | None = None) -> dict[str, dict[str, Any]]:
     return _recipes(str(path), path.stat().st_mtime)
 
 
-def _fill(node: Any, words: dict[str, str]) -> Any:
+def fill_template(node: Any, words: dict[str, str], *, strict: bool = True) -> Any:
+    """Every string (and dict key) of ``node`` with its ${word}s filled (``string.Template``: SQL braces stay).
+
+    Strict (the part files): an unknown word names itself in the error. Not strict (KPI recipes, whose generic
+    texts may be filled twice): an unknown word stays as written.
+    """
     if isinstance(node, str):
-        return string.Template(node).safe_substitute(words)
+        if not strict:
+            return string.Template(node).safe_substitute(words)
+        try:
+            return string.Template(node).substitute(words)
+        except KeyError as exc:
+            word = exc.args[0]
+            raise SpecError(f"part template '{node[:60]}' uses ${{{word}}}, which no role or feature gives") from exc
     if isinstance(node, list):
-        return [_fill(v, words) for v in node]
+        return [fill_template(v, words, strict=strict) for v in node]
     if isinstance(node, dict):
-        return {k: _fill(v, words) for k, v in node.items()}
+        return {fill_template(k, words, strict=strict): fill_template(v, words, strict=strict) for k, v in node.items()}
     return node
 
 
@@ -170,13 +181,14 @@ def add_kpis(
         local = {**words, "kpi_name": display_name(kpi.name), "kpi_key": kpi.key}
         if status := recipe.get("status"):
             _add_status(table, status["value"], float(status["share"]))
-        _add_columns(table, _fill(recipe.get("columns", []), local))
+        _add_columns(table, fill_template(recipe.get("columns", []), local, strict=False))
+        sql = fill_template(recipe["sql"], local, strict=False)
         question = {
             "id": f"q{len(questions) + 1:02d}",
-            "text": _fill(recipe["text"], local),
-            "sql": _fill(recipe["sql"], local).strip(),
+            "text": fill_template(recipe["text"], local, strict=False),
+            "sql": sql.strip(),
             "skills": recipe.get("skills", ["aggregation", "ratios"]),
-            **_shape_of(_fill(recipe["sql"], local), recipe),
+            **_shape_of(sql, recipe),
         }
         questions.append(question)
         notes.append(f"KPI {kpi.name}: a question computes it ({question['text']})")
