@@ -227,6 +227,7 @@ def check_introspection(sql: str) -> None:
 # connections running a question now, so a signal can interrupt them all
 _RUNNING: dict[int, duckdb.DuckDBPyConnection] = {}
 _RUNNING_LOCK = threading.Lock()
+_STOP_SIGNALS: list[int] = []  # received while queries ran; their handlers may have been swallowed by DuckDB
 
 
 def interrupt_running() -> int:
@@ -236,6 +237,12 @@ def interrupt_running() -> int:
     for con in running:
         con.interrupt()
     return len(running)
+
+
+# A child process ending (asyncio's watcher handles SIGCHLD) or a terminal resize must not stop a question.
+_HARMLESS_SIGNALS = frozenset(
+    int(getattr(signal, name)) for name in ("SIGCHLD", "SIGWINCH", "SIGURG", "SIGCONT") if hasattr(signal, name)
+)
 
 
 @contextmanager
@@ -263,7 +270,11 @@ def interrupt_queries_on_signals() -> Iterator[None]:
                 return
             if not data:
                 return
-            interrupt_running()
+            stops = [signum for signum in data if signum not in _HARMLESS_SIGNALS]
+            if stops:
+                with _RUNNING_LOCK:
+                    _STOP_SIGNALS.extend(stops)
+                interrupt_running()
             if previous != -1:  # whoever had the wakeup fd before still hears about the signal
                 with suppress(OSError):
                     os.write(previous, data)
@@ -281,10 +292,23 @@ def interrupt_queries_on_signals() -> Iterator[None]:
 
 
 def _let_signal_handlers_run() -> None:
-    """A signal interrupted the query: give its Python handler (KeyboardInterrupt, Prefect's SIGTERM bridge)
-    a few bytecode boundaries to run before the interrupt error propagates, so the handler's exception wins."""
+    """A signal interrupted the query: its Python handler's exception (KeyboardInterrupt, Prefect's SIGTERM
+    bridge) must win over DuckDB's "Query interrupted".
+
+    The handler may still be pending (it then runs at one of the next bytecode boundaries) or DuckDB may have
+    run it while it checked for Ctrl-C, and then dropped its exception: it is run once more for that signal.
+    """
     for _ in range(20):
         time.sleep(0.005)
+    with _RUNNING_LOCK:
+        received = list(dict.fromkeys(_STOP_SIGNALS))
+        _STOP_SIGNALS.clear()
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in received:
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            handler(signum, None)
 
 
 class _Watch:
@@ -338,6 +362,9 @@ def run_query(
     check_read_only(sql)
     limits = limits or SqlLimits.from_settings()
     seconds = f"{limits.timeout_seconds:g}"
+    if threading.current_thread() is threading.main_thread():
+        with _RUNNING_LOCK:
+            _STOP_SIGNALS.clear()  # a signal handled before this query started is not this query's
     with _Watch(con, limits.timeout_seconds) as watch:
         try:
             return _fetch_capped(con.execute(sql), limits.max_rows, label)

@@ -201,7 +201,29 @@ def test_a_signal_reaches_its_handler_while_a_runaway_query_runs_in_the_main_thr
     assert signal.set_wakeup_fd(-1) == -1  # the wakeup fd was given back
 
 
-def _signal_when_running(signum: int) -> None:
+def test_a_child_process_ending_does_not_interrupt_a_query(numbers) -> None:
+    # asyncio's child watcher handles SIGCHLD, so a subprocess ending writes to the wakeup fd too; in the full
+    # suite that interrupted a query that no stop signal was sent to
+    limits = SqlLimits(timeout_seconds=1.0, memory_limit="500MB", threads=2, max_rows=10)
+    previous = signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    try:
+        sender = threading.Thread(target=_child_ends_when_running)
+        with interrupt_queries_on_signals(), pytest.raises(SqlLimitExceeded, match="ran longer than 1 s"):
+            sender.start()
+            run_query(numbers, RECURSIVE, limits=limits)
+        sender.join()
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+
+def _child_ends_when_running() -> None:
+    import subprocess
+
+    _wait_until_running()
+    subprocess.run(["true"], check=True)
+
+
+def _wait_until_running() -> None:
     from tasks import sql_sandbox
 
     for _ in range(600):
@@ -210,6 +232,10 @@ def _signal_when_running(signum: int) -> None:
         if running:
             break
         threading.Event().wait(0.05)
+
+
+def _signal_when_running(signum: int) -> None:
+    _wait_until_running()
     os.kill(os.getpid(), signum)
 
 
