@@ -23,13 +23,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tasks.answers import compute_answers  # noqa: E402
-from tasks.charts import chart_workers  # noqa: E402
 from tasks.domains import get_blueprint  # noqa: E402
 from tasks.engine.output import generate_to_files  # noqa: E402
 from tasks.package import build_packages  # noqa: E402
-from tasks.profiles import profile_tables, sample_tables  # noqa: E402
-from tasks.report_excel import build_workbook  # noqa: E402
-from tasks.report_pdf import build_pdf  # noqa: E402
+from tasks.reports.charts import chart_workers  # noqa: E402
+from tasks.reports.pdf import build_pdf  # noqa: E402
+from tasks.reports.profiles import profile_tables, sample_tables  # noqa: E402
+from tasks.reports.workbook import build_workbook  # noqa: E402
 
 
 def main() -> None:

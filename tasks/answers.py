@@ -1,7 +1,7 @@
 """The answer key: every question's SQL run in the sandbox, with a short written analysis of its result.
 
 Contract: numbers come only from the query result (run by ``tasks.sql_sandbox``); the analysis is
-drawn from that result by ``tasks.findings`` (the leader and its margin, share of total, change
+drawn from that result by ``tasks.reports.findings`` (the leader and its margin, share of total, change
 and trend, with formatted numbers), rewritten by the LLM when one is configured; any LLM failure
 falls back to those and is noted. A question linked to a planted scenario states the finding, the stated and measured
 size, and whether this answer shows it. Everything is derived from the spec: no per-domain code.
@@ -31,7 +31,7 @@ from sqlglot import exp
 from schemas.errors import InputError
 from schemas.results import Answer, AnswerKey, ScenarioCheck
 from schemas.spec import ChallengeSpec, QuestionSpec, ScenarioSpec
-from tasks import findings
+from tasks.reports import findings
 from tasks.settings import Settings
 from tasks.sql_sandbox import SqlRefused, run_query, sandbox
 
@@ -271,7 +271,7 @@ def answer_question(
         scenario_check=check,
     )
     answer.scenario_finding = scenario_text(check) if check else None
-    # the words come from tasks.findings (shared with the reports), over the whole result, not the kept rows
+    # the words come from tasks.reports.findings (shared with the reports), over the whole result, not the kept rows
     found = findings.analyse(answer, frame)
     answer.highlights = [f.text for f in found if f.kind != "planted"]
     if len(frame) > MAX_STORED_ROWS:

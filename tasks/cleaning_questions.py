@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from schemas.quality import IssueLogEntry
 from schemas.results import Answer
 from schemas.spec import ChallengeSpec, QuestionSpec, TableSpec
-from tasks.data_dictionary import allowed_values
+from tasks.reports.data_dictionary import allowed_values
 
 PREFIX = "clean_"
 TEXT_KINDS = {"casing": "text", "whitespace": "text", "typos": "text"}

@@ -6,7 +6,7 @@ questions, the schema diagram and SQL DDL. Inputs are checked first (every table
 every extra), every ZIP entry name is checked to stay inside the folder it is unzipped to, and each
 ZIP is written under a temporary name and renamed only when complete. A missing report is listed in
 README.txt with its reason; an empty file is never shipped. Every entry unpacks with mode 0644; the
-GX data docs are made to open offline (``tasks.offline_docs``).
+GX data docs are made to open offline (``tasks.reports.offline_docs``).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from pathlib import Path, PurePosixPath
 from schemas.errors import DataFactoryError
 from schemas.serialize import spec_to_yaml
 from schemas.spec import ChallengeSpec
-from tasks.data_dictionary import profile_csvs, render_data_dictionary
 from tasks.ddl import DIALECTS, schema_sql
-from tasks.offline_docs import DROPPED_SUFFIXES, offline_html
-from tasks.readme_text import render_readme
+from tasks.reports.data_dictionary import profile_csvs, render_data_dictionary
+from tasks.reports.offline_docs import DROPPED_SUFFIXES, offline_html
+from tasks.reports.readme import render_readme
 from tasks.sdv_metadata import sdv_metadata_json
 
 PACKAGE_PREFIX = "codebasics_data_challenge_"
@@ -326,7 +326,7 @@ def _flatten(extras: dict[str, Path]) -> dict[str, Path]:
 
 
 def _offline_docs(files: dict[str, Path]) -> tuple[dict[str, Path], dict[str, str | bytes]]:
-    """The data docs' HTML pages made to open offline (``tasks.offline_docs``), and their GIFs left out."""
+    """The data docs' HTML pages made to open offline (``tasks.reports.offline_docs``), and their GIFs left out."""
     kept: dict[str, Path] = {}
     pages: dict[str, str | bytes] = {}
     for name, path in files.items():
@@ -372,7 +372,7 @@ def _listing(
 
 def _shared_texts(spec: ChallengeSpec) -> dict[str, str | bytes]:
     """The entries made here and identical in both packages: the SQL scripts and the schema diagram (PNG)."""
-    from tasks.charts import er_diagram  # local: matplotlib loads only when a package is built
+    from tasks.reports.charts import er_diagram  # local: matplotlib loads only when a package is built
 
     texts: dict[str, str | bytes] = {f"sql/{dialect}.sql": schema_sql(spec, dialect) for dialect in DIALECTS}
     texts[SCHEMA_DIAGRAM] = er_diagram(spec)

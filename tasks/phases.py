@@ -32,12 +32,12 @@ from tasks.engine.output import DatasetFiles, generate_to_files, write_csv
 from tasks.engine.types import to_arrow
 from tasks.package import build_packages, write_data_archive
 from tasks.preview import check_preview, make_preview
-from tasks.profiles import profile_tables, sample_tables
 from tasks.quality import run_quality
 from tasks.quality.gx_suites import wait_for_data_docs
 from tasks.quality.package_io import read_table_csv
-from tasks.report_excel import build_workbook
-from tasks.report_pdf import build_pdf, render_figures
+from tasks.reports.pdf import build_pdf, render_figures
+from tasks.reports.profiles import profile_tables, sample_tables
+from tasks.reports.workbook import build_workbook
 from tasks.sample_learning import learn_spec
 from tasks.sample_questions import questions_for_sample
 from tasks.sample_synthesis import fit_models, synthesize

@@ -1,11 +1,11 @@
-"""tasks.findings: numbers formatted as people read them, weekday names, findings and chart shapes per answer."""
+"""tasks.reports.findings: numbers as people read them, weekday names, findings and chart shapes per answer."""
 
 from __future__ import annotations
 
 import pytest
 
 from schemas.results import Answer, AnswerKey, ScenarioCheck
-from tasks.findings import (
+from tasks.reports.findings import (
     analyse,
     answer_shape,
     excel_format,

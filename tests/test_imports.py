@@ -16,13 +16,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PHASE_MODULES = [
     "tasks.answers",
-    "tasks.charts",
+    "tasks.reports.charts",
     "tasks.package",
-    "tasks.profiles",
+    "tasks.reports.profiles",
     "tasks.quality",
     "tasks.quality.gx_suites",
-    "tasks.report_excel",
-    "tasks.report_pdf",
+    "tasks.reports.workbook",
+    "tasks.reports.pdf",
     "tasks.storage",
     "tasks.engine.messiness",
     "tasks.preview",

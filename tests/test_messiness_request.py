@@ -310,7 +310,7 @@ def test_quality_tells_planted_mess_from_defects(domain):
 
 
 def test_readme_says_the_data_is_messy(retail_heavy):
-    from tasks.readme_text import render_readme
+    from tasks.reports.readme import render_readme
 
     spec, clean, messy, _ = retail_heavy
     shipped = {name: len(frame) for name, frame in messy.items()}

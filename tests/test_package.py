@@ -13,9 +13,9 @@ import yaml
 
 from schemas.serialize import spec_from_yaml
 from schemas.spec import ChallengeSpec, MessinessRule, ScenarioCondition, ScenarioSpec, VolumeEffect
-from tasks.data_dictionary import profile_csvs, render_data_dictionary
 from tasks.engine.output import generate_to_files
 from tasks.package import PackageError, build_packages, safe_entry_name, write_data_archive
+from tasks.reports.data_dictionary import profile_csvs, render_data_dictionary
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -16,9 +16,9 @@ from openpyxl.chart import BarChart, LineChart, PieChart
 from schemas.quality import QualityReport
 from tasks.answers import compute_answers
 from tasks.engine.output import generate_to_files
-from tasks.findings import answer_shape, chart_data
-from tasks.profiles import profile_tables, sample_tables
-from tasks.report_excel import (
+from tasks.reports.findings import answer_shape, chart_data
+from tasks.reports.profiles import profile_tables, sample_tables
+from tasks.reports.workbook import (
     CHART_DATA_TITLE,
     DICTIONARY_SHEET,
     NO_QUALITY,

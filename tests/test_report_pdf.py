@@ -20,11 +20,11 @@ from pypdf import PdfReader
 from schemas.errors import InputError
 from schemas.quality import QualityReport
 from schemas.serialize import spec_from_data
-from tasks import charts
 from tasks.answers import compute_answers
 from tasks.engine.output import generate_to_files
-from tasks.profiles import profile_tables, sample_tables
-from tasks.report_pdf import NO_QUALITY, SECTION_TITLES, build_pdf, chart_jobs
+from tasks.reports import charts
+from tasks.reports.pdf import NO_QUALITY, SECTION_TITLES, build_pdf, chart_jobs
+from tasks.reports.profiles import profile_tables, sample_tables
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -254,7 +254,7 @@ def test_the_report_font_prints_the_rupee_sign() -> None:
     from fontTools.ttLib import TTFont
     from reportlab.pdfbase import pdfmetrics
 
-    from tasks.report_pdf import _fonts
+    from tasks.reports.pdf import _fonts
 
     regular, bold = _fonts()
     assert (regular, bold) == ("DejaVuSans", "DejaVuSans-Bold")  # Helvetica has no ₹: INR amounts printed as boxes
@@ -265,7 +265,7 @@ def test_the_report_font_prints_the_rupee_sign() -> None:
 def test_a_long_footer_is_cut_at_a_word_and_fits_the_page() -> None:
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
-    from tasks.report_pdf import _fonts, fit_text
+    from tasks.reports.pdf import _fonts, fit_text
 
     font = _fonts()[0]
     title = "SunGrid Energy: installations market by installer and state analysis with a very long subtitle · report"

@@ -39,7 +39,7 @@ from schemas.profiles import ColumnProfile, DatasetProfile, TableProfile  # noqa
 from schemas.quality import QualityReport  # noqa: E402
 from schemas.results import Answer  # noqa: E402
 from schemas.spec import ChallengeSpec, ForeignKeyGenerator, TableSpec  # noqa: E402
-from tasks import findings  # noqa: E402
+from tasks.reports import findings  # noqa: E402
 
 DPI = 130
 PALETTE = ["#2f6690", "#3a7ca5", "#d9a441", "#81c3d7", "#7b9e89", "#c0504d", "#8064a2", "#4bacc6", "#f79646"]
@@ -684,7 +684,7 @@ def quality_findings_chart(quality: QualityReport) -> bytes:
 
 
 def answer_chart(answer: Answer) -> bytes | None:
-    """The chart that fits the answer's shape (``tasks.findings.answer_shape``), titled with the question.
+    """The chart that fits the answer's shape (``tasks.reports.findings.answer_shape``), titled with the question.
 
     One line per group for a long result, clustered bars for before/after columns, sorted bars with
     rank 1 on top for rankings, shares for share questions; bars start at zero and a line's axis

@@ -31,7 +31,7 @@ from schemas.profiles import DatasetProfile
 from schemas.quality import QualityReport
 from schemas.results import Answer, AnswerKey
 from schemas.spec import ChallengeSpec, ForeignKeyGenerator
-from tasks import findings
+from tasks.reports import findings
 
 SUMMARY_SHEET = "Executive Summary"
 DICTIONARY_SHEET = "Data Dictionary"
@@ -65,7 +65,7 @@ def build_workbook(
         answers: the answer key.
         profiles: table profiles (measured null rates and distinct counts for the dictionary).
         quality: the quality report, or None when quality has not run (the sheet says so).
-        samples: table name -> a few rows (``tasks.profiles.sample_tables``).
+        samples: table name -> a few rows (``tasks.reports.profiles.sample_tables``).
         out_path: where to write the workbook (its folder is created).
 
     Returns:
@@ -318,9 +318,9 @@ def _print_setup(ws: Worksheet, *, landscape: bool = False, title_rows: str | No
 
 
 def answer_chart(answer: Answer, ws: Worksheet, header_row: int, last_row: int):
-    """The native chart that fits the answer's shape (``tasks.findings.answer_shape``), as the PDF draws it.
+    """The native chart that fits the answer's shape (``tasks.reports.findings.answer_shape``), as the PDF draws it.
 
-    What the chart plots (``tasks.findings.chart_data``: one column per series, weekday and month
+    What the chart plots (``tasks.reports.findings.chart_data``: one column per series, weekday and month
     names, shares, the largest rows of a ranking) is written as a small "Chart data" table below the
     answer's table, and the chart reads it. A scatter reads the answer's table itself. Returns None
     when there is nothing to draw.

@@ -6,8 +6,8 @@ per-domain code. Three things come out of it:
 
 - ``answer_shape``: how the result should be drawn (a line per group for a long result with a
   period and a grouping column, clustered bars for before/after columns, sorted horizontal bars
-  with rank 1 on top for rankings, shares for share questions, ...). ``tasks.charts`` (the PDF
-  figure) and ``tasks.report_excel`` (the native chart) both draw from it.
+  with rank 1 on top for rankings, shares for share questions, ...). ``tasks.reports.charts`` (the PDF
+  figure) and ``tasks.reports.workbook`` (the native chart) both draw from it.
 - ``analyse``: short findings in words with formatted numbers (currency from the unit, which is
   the spec's currency code for money columns; thousands separators; percentages; counts without
   decimals; years as years; weekday and month numbers as names).

@@ -28,7 +28,7 @@ from schemas.spec import (
     TableSpec,
 )
 from tasks.ddl import column_type, quote_identifier, quote_string, relaxations
-from tasks.profiles import parquet_source
+from tasks.reports.profiles import parquet_source
 
 MAX_LISTED_VALUES = 25
 WIDTH = 100

@@ -40,8 +40,8 @@ from schemas.profiles import DatasetProfile
 from schemas.quality import QualityReport
 from schemas.results import AnswerKey
 from schemas.spec import ChallengeSpec
-from tasks import charts, findings
 from tasks.answers import format_value
+from tasks.reports import charts, findings
 
 SECTION_TITLES = (
     "Executive summary",
@@ -169,7 +169,7 @@ def build_pdf(
     Args:
         spec: the challenge spec.
         answers: the answer key (``tasks.answers.compute_answers``).
-        profiles: table profiles (``tasks.profiles.profile_tables``).
+        profiles: table profiles (``tasks.reports.profiles.profile_tables``).
         quality: the quality report, or None when quality has not run (the report says so).
         out_path: where to write the PDF (its folder is created).
         scenarios: ``measure_scenarios`` output for the stated-vs-measured chart; taken from the
