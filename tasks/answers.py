@@ -48,7 +48,6 @@ _RANK_NAME = re.compile(r"rank", re.IGNORECASE)
 # quantities that are relative (a rate, a share, a change): not additive, so no "share of total"
 _RELATIVE_NAME = re.compile(r"(pct|percent|share|rate|ratio|growth|change|avg|mean|median|per_)", re.IGNORECASE)
 _CHANGE_NAME = re.compile(r"(growth|change|delta|diff)", re.IGNORECASE)
-_COUNT_UNITS = {"count"}
 
 
 # --------------------------------------------------------------------------- entry point
@@ -236,7 +235,7 @@ def answer_question(
     columns = [str(c) for c in frame.columns]
     types = [_column_type(frame[c]) for c in frame.columns]
     units = result_units(spec, question.sql, columns)
-    labels = _label_columns(columns, types)
+    labels = _label_columns(columns, types, _counted_columns(question.sql))
     measure = _pick_measure(question, columns, types, labels)
     check = None
     if question.scenario:
@@ -435,16 +434,30 @@ def _value_nodes(node: exp.Expression):
 # --------------------------------------------------------------------------- reading a result
 
 
-def _label_columns(columns: list[str], types: list[str]) -> list[str]:
+def _label_columns(columns: list[str], types: list[str], counted: frozenset[str] = frozenset()) -> list[str]:
+    """The columns that name a row (text, dates, periods, keys); ``counted`` columns (a SUM or COUNT) never do,
+    whatever their name says: ``hires_last_year`` is a number of hires, not a year."""
     labels = []
     for name, kind in zip(columns, types, strict=True):
         if _RANK_NAME.search(name):
             continue
         if kind in {"string", "date", "datetime", "bool"} or (
-            kind == "int" and (_PERIOD_NAME.search(name) or _KEY_NAME.search(name))
+            kind == "int" and name not in counted and (_PERIOD_NAME.search(name) or _KEY_NAME.search(name))
         ):
             labels.append(name)
     return labels
+
+
+def _counted_columns(sql: str) -> frozenset[str]:
+    """Result columns computed by an additive aggregate (SUM, COUNT), directly or through a CTE's alias."""
+    aliases, projections = _sql_parts(_parse_sql(sql))
+    counted = set()
+    for name, expression in projections.items():
+        if isinstance(expression, exp.Column) and expression.name in aliases:
+            expression = aliases[expression.name]
+        if expression.find(exp.Sum, exp.Count) is not None:
+            counted.add(name)
+    return frozenset(counted)
 
 
 def _numeric_measures(columns: list[str], types: list[str], labels: list[str]) -> list[str]:
@@ -519,25 +532,10 @@ def row_labels(frame: pd.DataFrame, labels: list[str]) -> list[str]:
 
 
 def format_value(value: Any, unit: str | None = None) -> str:
-    """A number as a person reads it: thousands separators, units, ``%`` for percentages."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer, float, np.floating)):
-        number = float(value)
-        if isinstance(value, (int, np.integer)) and unit is None:
-            return f"{int(value):,}"
-        if unit == "%":
-            return f"{number:,.1f}%"
-        if unit in _COUNT_UNITS or (float(number).is_integer() and abs(number) >= 1):
-            text = f"{number:,.0f}"
-        else:
-            text = f"{number:,.2f}"
-        return f"{text} {unit}" if unit and unit not in _COUNT_UNITS else text
+    """A number in a sentence (``findings.fmt``, compact: ``₹15,118``, ``56.4 memberships``); dates as ISO dates."""
     if isinstance(value, (pd.Timestamp, dt.date)):
         return pd.Timestamp(value).date().isoformat()
-    return str(value)
+    return findings.fmt(value, unit, compact=True)
 
 
 def _is_time(name: str, kind: str) -> bool:
@@ -1453,7 +1451,7 @@ def check_scenario(
             rate = values / np.where(lengths > 0, lengths, np.nan)
         mean_in = rate[in_segment & inside].mean()
         mean_out = rate[in_segment & outside].mean()
-        what = f"{target} per day" if per_day else target
+        what = f"{findings.human(target)} per day" if per_day else findings.human(target)
         return _verdict(
             check,
             mean_in,
@@ -1471,9 +1469,9 @@ def check_scenario(
             mean_out = pd.to_numeric(frame.loc[in_segment, col_out], errors="coerce").astype(float).mean()
             if not (math.isnan(mean_in) or math.isnan(mean_out)):
                 text = (
-                    f"for {segment_text}, {col_in} (inside the scenario window) averages "
+                    f"for {segment_text}, {findings.human(col_in)} (inside the scenario window) averages "
                     f"{format_value(mean_in, units.get(col_in))} vs {format_value(mean_out, units.get(col_out))} "
-                    f"for {col_out} (outside it)"
+                    f"for {findings.human(col_out)} (outside it)"
                 )
                 others = rows & ~in_segment
                 other_in = pd.to_numeric(frame.loc[others, col_in], errors="coerce").astype(float).mean()
@@ -1497,8 +1495,8 @@ def check_scenario(
             mean_seg,
             mean_rest,
             direction,
-            f"{target} averages {format_value(mean_seg, unit)} vs {format_value(mean_rest, units.get(other))} for "
-            f"{other}",
+            f"{findings.human(target)} averages {format_value(mean_seg, unit)} vs "
+            f"{format_value(mean_rest, units.get(other))} for {findings.human(other)}",
         )
     # 4. no periods: the segment against the other rows (of the same category, for a category shift)
     if not keys or segment_text.startswith("all rows"):
@@ -1679,16 +1677,16 @@ def _extreme_verdict(
         f"{format_value(segment_value, unit)}; the {word} of the other {count} rows is {format_value(extreme, unit)}"
     )
     if beyond_extreme:
-        check.evidence = f"{segment_text} has the {word} {target} ({detail})"
+        check.evidence = f"{segment_text} has the {word} {findings.human(target)} ({detail})"
     elif beyond_mean:
         comparative = "higher" if direction > 0 else "lower"
         check.evidence = (
-            f"{segment_text} has a {comparative} {target} than the other {count} rows on average "
+            f"{segment_text} has a {comparative} {findings.human(target)} than the other {count} rows on average "
             f"({format_value(segment_value, unit)} vs {format_value(mean, unit)}; the {word} of them is "
             f"{format_value(extreme, unit)})"
         )
     else:
-        check.evidence = f"{segment_text} has not the {word} {target} ({detail})"
+        check.evidence = f"{segment_text} does not have the {word} {findings.human(target)} ({detail})"
     return check
 
 

@@ -411,4 +411,17 @@ def _fetch_capped(result: duckdb.DuckDBPyConnection, max_rows: int, label: str) 
             )
     if not parts:
         return pd.DataFrame()
-    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    return _whole_numbers_as_integers(frame, [str(column[1]) for column in result.description or []])
+
+
+def _whole_numbers_as_integers(frame: pd.DataFrame, duckdb_types: list[str]) -> pd.DataFrame:
+    """HUGEINT columns (what DuckDB's SUM of integers returns) come back as floats; a count summed over
+    months is a whole number and reads "2,295", not "2,295.00", so they become int64 when they fit."""
+    for position, type_name in enumerate(duckdb_types[: frame.shape[1]]):
+        if type_name.upper() not in {"HUGEINT", "UHUGEINT"}:
+            continue
+        values = frame.iloc[:, position]
+        if values.dtype.kind == "f" and values.notna().all() and (values.abs() < 2**53).all():
+            frame[frame.columns[position]] = values.astype("int64")
+    return frame

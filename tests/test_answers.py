@@ -286,7 +286,7 @@ def test_retail_scenario_questions_state_the_planted_finding_and_its_size(retail
     assert q06.scenario_check.measured == pytest.approx(measured["west_q3_slump"]["measured"])
     assert "Planted finding (west_q3_slump)" in q06.analysis
     # q06 has Q2 and Q3 columns: West's change between them is set against the other regions' change
-    assert "for West, q3_orders (inside the scenario window)" in q06.analysis
+    assert "for West, q3 orders (inside the scenario window)" in q06.analysis
     assert "while the other 3 rows change by" in q06.analysis
     assert "measured in the generated data x" in q06.scenario_finding
     q07 = key.answer("q07")
@@ -300,7 +300,7 @@ def test_fixture_scenario_is_shown_by_its_question(subscriptions) -> None:
     _, key, _, _ = subscriptions
     check = key.answer("s5").scenario_check
     assert check.shown is True
-    assert check.evidence.startswith("for Pro, spring_2024 (inside the scenario window)")
+    assert check.evidence.startswith("for Pro, spring 2024 (inside the scenario window)")
     assert "while the other 3 rows change by" in check.evidence
 
 

@@ -109,6 +109,8 @@ def fmt(value: Any, unit: str | None = None, *, compact: bool = False, signed: b
         body = f"{number:,.0f}"
     elif integral:
         body = f"{round(number):,}"
+    elif compact and unit and not is_money(unit) and abs(number) < 1_000:
+        body = f"{number:,.1f}"  # an average of a counted unit (56.4 memberships, 3.2 days)
     elif abs(number) >= 1_000:
         body = f"{number:,.0f}" if compact else f"{number:,.2f}"
     else:
@@ -293,11 +295,30 @@ def title_of(answer: Answer) -> str:
     return text
 
 
+def share_label(answer: Answer, column: str) -> str:
+    """What a share is of: ``share of revenue`` for ``share_of_revenue_pct``; ``share_pct`` beside revenue
+    is the share of revenue; a plain measure drawn as shares is the share of that measure."""
+    name = human(column)
+    if answer.units.get(column) != "%":
+        return f"share of {name}"
+    if re.search(r"\bof\b", name) or not _SHARE_NAME.search(column):
+        return name
+    if name.endswith(" share"):  # net_sales_share_pct
+        return f"share of {name.removesuffix(' share')}"
+    base = next((c for c in _numeric(answer) if c != column and _additive(answer, c)), None)
+    return f"{name} of {human(base)}" if base else name
+
+
+def share_columns(answer: Answer) -> list[str]:
+    return [
+        c
+        for c in _numeric(answer)
+        if _SHARE_NAME.search(c) and (answer.units.get(c) == "%" or "pct" in c.lower()) and not _CHANGE_NAME.search(c)
+    ]
+
+
 def _share_column(answer: Answer) -> str | None:
-    for column in _numeric(answer):
-        if _SHARE_NAME.search(column) and (answer.units.get(column) == "%" or "pct" in column.lower()):
-            return column
-    return None
+    return next(iter(share_columns(answer)), None)
 
 
 def answer_shape(answer: Answer) -> Shape:
@@ -308,7 +329,7 @@ def answer_shape(answer: Answer) -> Shape:
     frame = answer.frame()
     labels = [c for c in answer.label_columns if c in frame.columns]
     times = time_columns(answer, frame)
-    others = [c for c in labels if c not in times]
+    others = other_labels(answer, frame, times)
     measure = focus(answer)
     hint = answer.chart
     if hint == "scatter":
@@ -317,6 +338,10 @@ def answer_shape(answer: Answer) -> Shape:
             return Shape("scatter", title, measure=measure, x_measure=xs[0], unit=answer.units.get(measure))
     share = _share_column(answer)
     share_question = bool(_SHARE_WORDS.search(answer.question)) or hint == "pie"
+    shares = share_columns(answer)
+    if len(shares) >= 2 and not times and others:
+        # the share of memberships beside the share of revenue: one bar of each per category
+        return Shape("clustered", title, category=others[:1], series=shares, unit="%")
     periods = _period_series(answer)
     groups = [c for c in others if frame[c].nunique() > 1]
     # long result: a period (or several) and a grouping column -> one series per group
@@ -391,15 +416,58 @@ def _month_names(values: pd.Series) -> bool:
     return len(known) > 0 and known.isin(_MONTH_INDEX).all()
 
 
+_PHASES = {"before": 0, "pre": 0, "baseline": 0, "previous": 0, "prior": 0, "during": 1, "after": 2, "post": 2}
+_PERIOD_VALUE = re.compile(
+    r"\b(?:before|after|pre|post|during|baseline|previous|prior|q[1-4]|h[12]|fy ?\d{2,4}|(?:19|20)\d\d|"
+    r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
+    re.IGNORECASE,
+)
+
+
+def _phase(value: Any) -> int | None:
+    """Where a period label such as ``before (Jul-Dec 2023)`` or ``post-launch`` falls: 0 before, 1 during, 2 after."""
+    first = re.split(r"[^a-z]+", str(value).strip().lower(), maxsplit=1)[0]
+    return _PHASES.get(first)
+
+
+def named_periods(answer: Answer, frame: pd.DataFrame) -> dict[str, str | None]:
+    """Text label columns that name a period: column -> the date column it names one to one (``period`` ->
+    ``period_start``), or None for before/after labels without a date. The text is what a reader sees; the
+    date, or the before/after order, is how the periods sort."""
+    kinds = _kinds(answer)
+    labels = [c for c in answer.label_columns if c in frame.columns]
+    dates = [c for c in labels if kinds.get(c) in {"date", "datetime"}]
+    found: dict[str, str | None] = {}
+    for column in labels:
+        values = frame[column].dropna().astype(str)
+        if kinds.get(column) != "string" or values.nunique() < 2 or not values.str.contains(_PERIOD_VALUE).all():
+            continue
+        pair = frame[[column, *dates]].dropna()
+        date = next(
+            (
+                d
+                for d in dates
+                if (pair.groupby(column)[d].nunique() == 1).all() and (pair.groupby(d)[column].nunique() == 1).all()
+            ),
+            None,
+        )
+        if date is not None or all(_phase(v) is not None for v in values):
+            found[column] = date
+    return found
+
+
 def time_columns(answer: Answer, frame: pd.DataFrame) -> list[str]:
     """The label columns that run forward in time, in the order they nest (year before month).
 
     A date, a year or a cohort; and with a year beside it, the month, quarter or week number (or
     month name) that completes the period: year x month is one time axis, not a month per series.
+    A text column naming the periods (``before (Jul-Dec 2023)``) stands for the date it names.
     """
     kinds = _kinds(answer)
     labels = [c for c in answer.label_columns if c in frame.columns]
     times = [c for c in labels if _is_time(c, kinds.get(c, ""))]
+    for name, date in named_periods(answer, frame).items():
+        times = [name if c == date else c for c in times] if date in times else [name, *times]
     if any(_YEAR_NAME.search(c) for c in times):
         for c in labels:
             if c in times:
@@ -408,6 +476,12 @@ def time_columns(answer: Answer, frame: pd.DataFrame) -> list[str]:
             if part or (kinds.get(c) == "string" and _month_names(frame[c])):
                 times.append(c)
     return times
+
+
+def other_labels(answer: Answer, frame: pd.DataFrame, times: list[str]) -> list[str]:
+    """The label columns that are not time (a region, a status); a date that a period's text names is time."""
+    named = set(named_periods(answer, frame).values())
+    return [c for c in answer.label_columns if c in frame.columns and c not in times and c not in named]
 
 
 # --------------------------------------------------------------------------- findings
@@ -440,6 +514,8 @@ def _prepare(answer: Answer, frame: pd.DataFrame | None) -> _Table:
     from tasks.answers import choose_labels  # local: answers imports this module
 
     shown = choose_labels(frame, labels) if labels else []
+    named = {date for name, date in named_periods(answer, frame).items() if name in shown}
+    shown = [c for c in shown if c not in named]  # "before (Jul-Dec 2023)", not "before (Jul-Dec 2023) · Jul 2023"
     namers = {c: label_namer(c, frame[c], answer.sql) for c in shown if kinds.get(c) == "int"}
     for c in shown:
         if kinds.get(c) == "date":
@@ -512,7 +588,7 @@ def _describe(answer: Answer, table: _Table) -> list[Finding]:
     data, measure = table.frame, table.measure
     assert measure is not None
     times = time_columns(answer, data)
-    others = [c for c in table.labels if c not in times]
+    others = other_labels(answer, data, times)
     findings: list[Finding] = []
     shape = answer_shape(answer)
     if shape.kind in {"lines", "stacked100", "clustered"} and shape.group and times:
@@ -525,6 +601,9 @@ def _describe(answer: Answer, table: _Table) -> list[Finding]:
         if not _period_series(answer):  # else the before/after sentence below names the falls and rises
             change = _change_column(answer, table, measure)
             findings += [change] if change else _leader(answer, table, measure)
+    elif shape.kind == "clustered" and len(shape.series) >= 2 and set(shape.series) <= set(share_columns(answer)):
+        for column in shape.series:
+            findings += _shares(answer, table, column)
     elif shape.kind == "share":
         base = answer.measure if answer.measure and _additive(answer, answer.measure) else None
         share = _share(answer, table, base) if base else None
@@ -601,8 +680,8 @@ def _shares(answer: Answer, table: _Table, column: str) -> list[Finding]:
     order = values.sort_values(ascending=False, kind="stable")
     top, second, low = order.index[0], order.index[1], order.index[-1]
     text = (
-        f"{table.names[top]} has the largest share ({fmt(values[top], '%')}), followed by {table.names[second]} "
-        f"({fmt(values[second], '%')})"
+        f"{table.names[top]} has the largest {share_label(answer, column)} ({fmt(values[top], '%')}), followed by "
+        f"{table.names[second]} ({fmt(values[second], '%')})"
     )
     if len(order) >= 3:
         text += f"; the smallest is {table.names[low]} ({fmt(values[low], '%')})"
@@ -738,6 +817,11 @@ def _years_between(table: _Table, period: str, first: Any, last: Any) -> float |
     return None
 
 
+def _in_period(text: str) -> str:
+    """``In Jun 2024``; a period named by its phase reads ``After (Jan-Jun 2024)``."""
+    return text[:1].upper() + text[1:] if _phase(text) is not None else f"In {text}"
+
+
 def _group_trends(answer: Answer, table: _Table, times: list[str], group: str, measure: str) -> list[Finding]:
     """For a long result (period x group): which group changed most from the first to the last period."""
     qid = answer.question_id
@@ -792,7 +876,7 @@ def _group_trends(answer: Answer, table: _Table, times: list[str], group: str, m
             Finding(
                 qid,
                 "leader",
-                f"In {last_text}, {cell_text(latest.index[0])} leads with {name} of "
+                f"{_in_period(last_text)}, {cell_text(latest.index[0])} leads with {name} of "
                 f"{_value_text(measure, latest.iloc[0], table, compact=True)}, ahead of {cell_text(latest.index[1])} "
                 f"({_value_text(measure, latest.iloc[1], table, compact=True)}).",
                 0.2,
@@ -808,26 +892,33 @@ def _before_after(answer: Answer, table: _Table, periods: list[str]) -> Finding:
     additive = _additive(answer, first)
     total_a, total_b = (a.sum(), b.sum()) if additive else (a.mean(), b.mean())
     words = [human(first), human(last)]
-    text = (
-        f"{'In total' if additive else f'Averaged over the {len(a.dropna())} rows'}: {words[0]} "
-        f"{fmt(total_a, unit, compact=True)}, "
-        f"{words[1]} {fmt(total_b, unit, compact=True)}"
+    total = (
+        f"{'In total' if additive else f'Averaged over the {len(a.dropna())} rows'}, {words[0]} "
+        f"{fmt(total_a, unit, compact=True)} against {words[1]} {fmt(total_b, unit, compact=True)}"
     )
     score = 0.3
     if total_a:
         pct = 100 * (total_b - total_a) / abs(total_a)
-        text += f" ({fmt(pct, '%', signed=True)})"
+        total += f" ({fmt(pct, '%', signed=True)})"
         score = min(1.0, abs(pct) / 30)
     change = 100 * (b - a) / a.where(a != 0)
-    if change.notna().sum() >= 2:
-        hi, lo = change.idxmax(), change.idxmin()
-        low_word = "the largest fall" if change[lo] < 0 else "the smallest rise"
-        high_word = "the largest rise" if change[hi] > 0 else "the smallest fall"
-        text += (
-            f"; {low_word} is {table.names[lo]} ({fmt(change[lo], '%', signed=True)}) and {high_word} "
-            f"{table.names[hi]} ({fmt(change[hi], '%', signed=True)})"
-        )
-        score = max(score, min(1.0, (change[hi] - change[lo]) / 30))
+    if change.notna().sum() < 2:
+        return Finding(answer.question_id, "change", total + ".", score)
+    # the rows that moved most lead (which club lost the most); the total follows as context
+    hi, lo = change.idxmax(), change.idxmin()
+    low_word = "fell the most" if change[lo] < 0 else "rose the least"
+    high_word = "rose the most" if change[hi] > 0 else "fell the least"
+
+    def moved(row: int) -> str:
+        start, end = fmt(a[row], unit, compact=True), fmt(b[row], unit, compact=True)
+        start = start.removesuffix(f" {unit}")  # "74.5 to 56.4 memberships"
+        return f"{fmt(change[row], '%', signed=True)}, {start} to {end}"
+
+    text = (
+        f"{table.names[lo]} {low_word} ({moved(lo)}) and {table.names[hi]} {high_word} ({moved(hi)}), "
+        f"from {words[0]} to {words[1]}; {total[0].lower()}{total[1:]}"
+    )
+    score = max(score, min(1.0, (change[hi] - change[lo]) / 30))
     return Finding(answer.question_id, "change", text + ".", score)
 
 
@@ -903,6 +994,9 @@ def executive_summary(answers: AnswerKey) -> list[Finding]:
         score = best.score + (1.0 if shown else 0.0)
         candidates.append(Finding(answer.question_id, best.kind, best.text, score))
     candidates.sort(key=lambda f: -f.score)
+    seen: set[str] = set()
+    # two questions over one result (a monthly trend and its month-over-month change) give one sentence
+    candidates = [f for f in candidates if not (f.text in seen or seen.add(f.text))]
     chosen = candidates[:SUMMARY_MAX]
     return chosen if len(chosen) >= SUMMARY_MIN else candidates[:SUMMARY_MIN]
 
@@ -953,9 +1047,14 @@ def _column_text(answer: Answer, frame: pd.DataFrame, column: str) -> list[str]:
 
 def _sort_key(answer: Answer, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     kinds = _kinds(answer)
+    named = named_periods(answer, frame)
     keys = {}
     for column in columns:
-        if kinds.get(column) in {"date", "datetime"}:
+        if named.get(column):
+            keys[column] = pd.to_datetime(frame[named[column]], errors="coerce")
+        elif column in named:
+            keys[column] = frame[column].map(_phase)
+        elif kinds.get(column) in {"date", "datetime"}:
             keys[column] = pd.to_datetime(frame[column], errors="coerce")
         elif _month_names(frame[column]):
             keys[column] = frame[column].astype(str).str.strip().str.lower().map(_MONTH_INDEX)
@@ -1012,7 +1111,7 @@ def chart_data(answer: Answer, shape: Shape | None = None) -> ChartData | None:
         if len(order) > limit:
             cats.append(f"Other ({len(order) - limit})")
             data.append(round_or_nan(shares[order[limit:]].sum()))
-        return ChartData(cats, {f"share of {human(answer.measure or measure)}": data}, "%")
+        return ChartData(cats, {share_label(answer, measure): data}, "%")
     # ranking: largest first (drawn top to bottom), at most MAX_CATEGORIES
     ascending = bool(re.search(r"\b(lowest|least|bottom|worst|fewest|slowest)\b", answer.question, re.IGNORECASE))
     order = values.sort_values(ascending=ascending, kind="stable", na_position="last").index.tolist()

@@ -330,7 +330,8 @@ def _verdict(quality: QualityReport | None) -> str:
 
 def _summary(spec, answers: AnswerKey, profiles: DatasetProfile, quality, styles) -> list:
     answered = [a for a in answers.answers if not a.error]
-    checks = [a.scenario_check for a in answers.answers if a.scenario_check is not None]
+    linked = [a for a in answers.answers if a.scenario_check is not None]
+    checks = [a.scenario_check for a in linked]
     shown = sum(1 for check in checks if check.shown)
     story = [_p(SECTION_TITLES[0], styles["h1"]), _p(spec.challenge.problem_statement, styles["body"]), Spacer(1, 4)]
     rows = [
@@ -349,9 +350,12 @@ def _summary(spec, answers: AnswerKey, profiles: DatasetProfile, quality, styles
         story.append(_p(f"• {finding.question_id.upper()}: {finding.text}", styles["body"]))
     if checks:
         story.append(_p("Planted scenarios", styles["h2"]))
-    for check in checks:
+    for answer in linked:
+        check = answer.scenario_check
         verdict = "shown" if check.shown else "not clearly shown" if check.shown is False else "undecided"
-        story.append(_p(f"• {check.scenario}: {verdict} ({check.evidence}).", styles["body"]))
+        about = check.description or check.scenario
+        text = f"• {answer.question_id.upper()}: {about.rstrip('.')}. {verdict.capitalize()}: {check.evidence}."
+        story.append(_p(text, styles["body"]))
     for note in answers.notes:
         story.append(_p(f"Note: {note}", styles["small"]))
     story.append(PageBreak())
