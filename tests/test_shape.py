@@ -248,3 +248,18 @@ def test_a_planted_story_no_question_asks_about_is_not_planted() -> None:
     notes = drop_unasked_scenarios(data)
     assert [s["name"] for s in data["scenarios"]] == ["asked", "brief_event"]
     assert len(notes) == 1 and "orphan" in notes[0]
+
+
+def test_a_kpi_whose_question_would_repeat_another_gets_none() -> None:
+    from tasks.design.kpi_questions import same_result
+
+    monthly = (
+        "SELECT date_trunc('month', ticket_date) AS month, COUNT(*) AS tickets FROM fact_tickets GROUP BY 1 ORDER BY 1"
+    )
+    filtered = (
+        "SELECT date_trunc('month', ticket_date) AS month,\n       COUNT(*) AS n\nFROM fact_tickets\n"
+        "WHERE ticket_date IS NOT NULL\nGROUP BY 1\nORDER BY 1"
+    )
+    assert same_result(monthly, filtered)  # aliases and a NOT NULL filter on the grouped date change nothing
+    assert not same_result(monthly, filtered.replace("COUNT(*)", "SUM(quantity)"))
+    assert not same_result(monthly, monthly.replace("FROM fact_tickets", "FROM fact_tickets WHERE city = 'Pune'"))

@@ -20,7 +20,7 @@ import yaml
 
 from schemas.brief import KpiFact
 from schemas.errors import SpecError
-from tasks.design.kpi_questions import asked_by
+from tasks.design.kpi_questions import asked_by, same_result
 from tasks.settings import get_settings
 
 STATUS_BASE = "Completed"
@@ -179,10 +179,14 @@ def add_kpis(
             notes.append(f"KPI {kpi.name}: the composition has no table for it")
             continue
         local = {**words, "kpi_name": display_name(kpi.name), "kpi_key": kpi.key}
+        sql = fill_template(recipe["sql"], local, strict=False)
+        if same := next((q for q in [*asked, *questions] if same_result(q["sql"], sql)), None):
+            # a cinema's "visits" and "tickets sold" are one count: one question, not two identical ones
+            notes.append(f"KPI {kpi.name}: computed by the question '{same['text']}'")
+            continue
         if status := recipe.get("status"):
             _add_status(table, status["value"], float(status["share"]))
         _add_columns(table, fill_template(recipe.get("columns", []), local, strict=False))
-        sql = fill_template(recipe["sql"], local, strict=False)
         question = {
             "id": f"q{len(questions) + 1:02d}",
             "text": fill_template(recipe["text"], local, strict=False),

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import re
 
+import sqlglot
+from sqlglot import exp
+
 from schemas.brief import KpiFact
 from tasks.design.brief_reader import load_lexicon
 from tasks.domains import tokens
@@ -264,6 +267,29 @@ def kpi_question(data: dict, kpi: KpiFact) -> dict | None:
     return None
 
 
+def same_result(a: str, b: str) -> bool:
+    """Do two questions compute one result? Equal once aliases and ``x IS NOT NULL`` filters are set aside
+    (a grouped count skips NULL periods either way)."""
+    key_a, key_b = _query_key(a), _query_key(b)
+    return key_a is not None and key_a == key_b
+
+
+def _query_key(sql: str) -> str | None:
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return None
+    where = tree.args.get("where")
+    if where is not None:
+        conditions = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+        if all(isinstance(c, exp.Not) and isinstance(c.this, exp.Is) for c in conditions):
+            where.pop()
+    for projection in tree.expressions if isinstance(tree, exp.Select) else []:
+        if isinstance(projection, exp.Alias):
+            projection.replace(projection.this)
+    return tree.sql(dialect="duckdb", normalize=True)
+
+
 def ask_kpis(data: dict, kpis: list[KpiFact], events: list[str] = ()) -> list[str]:
     """Add a question for each KPI not asked yet, where the spec can compute it; one note per KPI."""
     notes = []
@@ -274,6 +300,9 @@ def ask_kpis(data: dict, kpis: list[KpiFact], events: list[str] = ()) -> list[st
         question = kpi_question(data, kpi)
         if question is None:
             notes.append(f"KPI {kpi.name} ({kpi.formula}): the tables hold none of its parts; no question asks it")
+            continue
+        if same := next((q for q in data["questions"] if same_result(q["sql"], question["sql"])), None):
+            notes.append(f"KPI {kpi.name}: computed by {same['id']} ({same['text']})")
             continue
         data["questions"].append(question)
         notes.append(f"KPI {kpi.name}: added {question['id']} ({question['text']})")

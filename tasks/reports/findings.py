@@ -857,17 +857,18 @@ def _group_trends(answer: Answer, table: _Table, times: list[str], group: str, m
         return _leader(answer, table, measure)
     both = both.sort_values("change", ascending=False)
     rise, fall = both.index[0], both.index[-1]
-    text = (
-        f"From {first_text} to {last_text}, {name} changed most for {cell_text(rise)} "
-        f"({_value_text(measure, both.loc[rise, 'start'], table, compact=True)} to "
-        f"{_value_text(measure, both.loc[rise, 'end'], table, compact=True)}, {change_text(both.loc[rise, 'change'])})"
-    )
+
+    def moved(group: Any) -> str:
+        start = _value_text(measure, both.loc[group, "start"], table, compact=True)
+        end = _value_text(measure, both.loc[group, "end"], table, compact=True)
+        return f"{start} to {end}, {change_text(both.loc[group, 'change'])}"
+
+    top, bottom = both.loc[rise, "change"], both.loc[fall, "change"]
+    most = "rose most" if top > 0 else "fell least"
+    text = f"From {first_text} to {last_text}, {name} {most} for {cell_text(rise)} ({moved(rise)})"
     if len(both) >= 2:
-        text += (
-            f" and least for {cell_text(fall)} ({_value_text(measure, both.loc[fall, 'start'], table, compact=True)} "
-            f"to {_value_text(measure, both.loc[fall, 'end'], table, compact=True)}, "
-            f"{change_text(both.loc[fall, 'change'])})"
-        )
+        least = "fell most" if bottom < 0 else "rose least"
+        text += f" and {least} for {cell_text(fall)} ({moved(fall)})"
     spread = abs(both["change"].iloc[0] - both["change"].iloc[-1])
     findings = [Finding(qid, "groups", text + f", across {len(both)} {human(group)} values.", min(1.0, spread / 30))]
     latest = both["end"].sort_values(ascending=False)
