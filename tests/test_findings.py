@@ -43,7 +43,8 @@ def test_numbers_read_as_money_percent_counts_and_years() -> None:
     assert fmt(None) == "n/a" and fmt(4.5, "days") == "4.50 days"
     assert excel_format("int", None, "order_year") == "0"  # never 2,021
     assert excel_format("float", "%") == "0.0%" and excel_value(14.6, "%") == pytest.approx(0.146)
-    assert excel_format("float", "USD") == '"$"#,##0.00' and excel_format("float", "count") == "#,##0"
+    assert excel_format("float", "USD") == '"$"#,##0.00'
+    assert excel_format("float", "count") == "#,##0.00" and excel_format("int", "count") == "#,##0"
 
 
 def test_weekday_and_month_numbers_become_names() -> None:

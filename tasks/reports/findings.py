@@ -102,7 +102,7 @@ def fmt(value: Any, unit: str | None = None, *, compact: bool = False, signed: b
         decimals = 1 if abs(number) >= 0.05 or number == 0 else 2
         return f"{sign}{number:,.{decimals}f}%"
     # a whole number of a counted unit (4.0 subscribers) needs no decimals; money keeps its cents
-    integral = isinstance(value, (int, np.integer)) or unit == "count" or (number.is_integer() and not is_money(unit))
+    integral = isinstance(value, (int, np.integer)) or (number.is_integer() and not is_money(unit))
     if compact and abs(number) >= 1_000_000:
         body = f"{number / 1_000_000:,.2f}M"
     elif compact and abs(number) >= 10_000 and not integral:
@@ -140,9 +140,9 @@ def excel_format(kind: str, unit: str | None, column: str = "") -> str | None:
     if is_money(unit):
         mark = CURRENCY_SIGNS.get(unit or "")
         return f'"{mark}"#,##0.00' if mark else f'#,##0.00 "{unit}"'
-    if kind == "int" or unit == "count":
+    if kind == "int":
         return "#,##0"
-    return "#,##0.00"
+    return "#,##0.00"  # an average of a count (2.97 memberships per member) keeps its decimals
 
 
 def excel_value(value: Any, unit: str | None) -> Any:
