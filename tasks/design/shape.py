@@ -898,10 +898,10 @@ def render_statement(data: dict, frame: BriefFrame, brief_scenarios: list[str]) 
     happened = list(dict.fromkeys(by_name[n]["description"].split(":")[0] for n in brief_scenarios if n in by_name))
     events = ""
     if happened:
-        noun = "event matters" if len(happened) == 1 else "events matter"
-        events = f" The {noun} to the business: {_join(happened)}."
+        listed = [happened[0], *(_in_sentence(h) for h in happened[1:])]
+        events = f" Key event{'s' if len(happened) > 1 else ''}: {_join(listed)}."
     start, end = _window(data)
-    kpis = [k.name for k in frame.kpis if asked_by(k, data["questions"], [e.what for e in frame.events])]
+    kpis = [_in_sentence(k.name) for k in frame.kpis if asked_by(k, data["questions"], [e.what for e in frame.events])]
     measure = f", measure {_join(kpis)}" if kpis else ""
     stakeholder = profile.get("stakeholder") or "management"
     ask = (
@@ -909,6 +909,12 @@ def render_statement(data: dict, frame: BriefFrame, brief_scenarios: list[str]) 
         f"{measure}, find where the business gained or lost, and recommend what to do."
     )
     return (lead + operates + events + ask).strip()
+
+
+def _in_sentence(name: str) -> str:
+    """A KPI's name inside a sentence: ``churn rate``, but ``ARPU`` and ``RevPAR`` keep their capitals."""
+    first = name.split(" ", 1)[0]
+    return name if any(ch.isupper() for ch in first[1:]) else name[:1].lower() + name[1:]
 
 
 # --------------------------------------------------------------------------- entry point
