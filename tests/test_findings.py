@@ -13,6 +13,7 @@ from tasks.reports.findings import (
     executive_summary,
     fmt,
     label_namer,
+    series_name,
 )
 
 
@@ -159,3 +160,45 @@ def test_a_top_n_result_is_not_a_share_of_its_own_rows() -> None:
     text = " ".join(f.text for f in analyse(answer))
     assert "22.0%" in text  # the share the query computed over all clubs
     assert "45.3%" not in text  # not 12.5 of the 27.6 million the visible rows sum to
+
+
+def test_periods_named_in_words_are_the_time_axis() -> None:
+    """``before (Jul-Dec 2023)`` beside its ``period_start`` is one period: sorted by the date, named by the text."""
+    mix = _answer(
+        "q12", "How did the mix of status change after the price increase?",
+        ["period", "period_start", "status", "memberships", "share_pct"],
+        [["after (Jan-Jun 2024)", "2024-01-01", "Cancelled", 300, 22.3],
+         ["after (Jan-Jun 2024)", "2024-01-01", "Completed", 1045, 77.7],
+         ["before (Jul-Dec 2023)", "2023-07-01", "Cancelled", 190, 14.8],
+         ["before (Jul-Dec 2023)", "2023-07-01", "Completed", 1094, 85.2]],
+        ["string", "date", "string", "int", "float"], {"memberships": "count", "share_pct": "%"},
+        ["period", "period_start", "status"], "share_pct", chart="column",
+    )  # fmt: skip
+    shape = answer_shape(mix)
+    assert shape.kind == "stacked100" and shape.category == ["period"] and shape.group == "status"
+    first = analyse(mix)[0].text
+    assert first.startswith("From before (Jul-Dec 2023) to after (Jan-Jun 2024)")  # the date orders, not the text
+    assert "Cancelled (14.8% to 22.3%, +7.5 points)" in first and "2023-07-01" not in first
+    price = _answer(
+        "q11", "How did the average unit price change after the price increase?",
+        ["period", "avg_unit_price"], [["after", 15118.3], ["before", 13122.2]], ["string", "float"],
+        {"avg_unit_price": "INR"}, ["period"], "avg_unit_price", chart="column",
+    )  # fmt: skip
+    assert analyse(price)[0].text == "From before to after, avg unit price went from ₹13,122 to ₹15,118 (+15.2%)."
+
+
+def test_two_share_columns_are_drawn_side_by_side_and_each_says_what_it_is_of() -> None:
+    plans = _answer(
+        "q03", "What share of memberships and of revenue does each plan category account for?",
+        ["category", "memberships", "share_of_memberships_pct", "share_of_revenue_pct"],
+        [["Annual", 9117, 45.9, 80.0], ["Monthly", 5273, 26.6, 5.4], ["Quarterly", 2688, 13.5, 8.8]],
+        ["string", "int", "float", "float"],
+        {"memberships": "count", "share_of_memberships_pct": "%", "share_of_revenue_pct": "%"},
+        ["category"], "share_of_revenue_pct", chart="pie",
+    )  # fmt: skip
+    shape = answer_shape(plans)
+    assert shape.kind == "clustered" and shape.series == ["share_of_memberships_pct", "share_of_revenue_pct"]
+    texts = [f.text for f in analyse(plans)]
+    assert "Annual has the largest share of memberships (45.9%)" in texts[0]
+    assert "Annual has the largest share of revenue (80.0%)" in texts[1]
+    assert series_name(shape.series) == "share"

@@ -154,6 +154,8 @@ def excel_value(value: Any, unit: str | None) -> Any:
 
 def series_name(columns: list[str]) -> str:
     """What before/after columns measure, without their period words (``q2_orders``, ``q3_orders`` -> orders)."""
+    if len(columns) > 1 and all(_SHARE_NAME.search(c) for c in columns):
+        return "share"  # share of memberships beside share of revenue
     tokens = [t for t in columns[0].lower().split("_") if not _PERIOD_TOKEN.match(t)] if columns else []
     return human("_".join(tokens)) if tokens else " / ".join(human(c) for c in columns)
 
