@@ -99,6 +99,14 @@ class Design:
     frame: BriefFrame | None = None
 
 
+def challenge_id(frame: BriefFrame, domain: str, seed: int, variant: int = 0) -> str:
+    """The package's name part: the brief's company when it names one (``fitnation-3``), else the domain
+    (``retail-ecommerce-11``), so two briefs run with one seed give two ZIP names."""
+    base = re.sub(r"[^a-z0-9]+", "-", frame.company.name.lower()).strip("-") if frame.company else ""
+    base = (base or domain.replace("_", "-"))[:40].strip("-")
+    return f"{base}-{seed}" + (f"-v{variant}" if variant else "")
+
+
 def choose_domain(brief: str, domain: str | None) -> tuple[str, list[DomainMatch]]:
     """The requested domain, or the best-scoring one for the brief (runner-ups returned too).
 
@@ -265,7 +273,7 @@ def vary_blueprint(
     profile["company"] = {"name": company, "profile": profile["company"].get("profile", "") or f"Brief: {brief}"}
     profile["problem_statement"] = rng.choice(bp.problem_statements).format(company=company).strip()
     profile["stakeholder"] = rng.choice(bp.stakeholders)
-    profile["id"] = f"{bp.domain.replace('_', '-')}-{seed}" + (f"-v{variant}" if variant else "")
+    profile["id"] = challenge_id(frame, bp.domain, seed, variant)
     profile["title"] = f"{company}: {bp.title.lower()} analysis"
     profile["seed"] = seed
     profile["variant"] = variant

@@ -198,3 +198,12 @@ def test_every_documented_feedback_example_is_understood() -> None:
     for example in examples:
         notes = apply_feedback(_design_data(), example, get_blueprint("retail_ecommerce"))
         assert not any(n.startswith("not understood") for n in notes), (example, notes)
+
+
+def test_the_challenge_id_names_the_brief_s_company_or_else_the_domain() -> None:
+    from schemas.brief import BriefFrame, CompanyFact
+    from tasks.designer_offline import challenge_id
+
+    named = BriefFrame(brief="x", company=CompanyFact(name="Jyoti Telecom", source="Jyoti Telecom"))
+    assert challenge_id(named, "telecom", 7) == "jyoti-telecom-7"
+    assert challenge_id(BriefFrame(brief="x"), "retail_ecommerce", 11, variant=2) == "retail-ecommerce-11-v2"
