@@ -1554,6 +1554,7 @@ def _choose_target(
     """The result column that carries the effect, and its direction; else the relative or main measure."""
     relative = [c for c in numeric if units.get(c) == "%" or _RELATIVE_NAME.search(c)]
     table_columns = {c.name for t in spec.tables for c in t.columns}
+    largest = max((abs(v) for v in (probed or {}).values() if v), default=0.0)
     scored = []
     for position, column in enumerate(numeric):
         moved = (probed or {}).get(column)
@@ -1573,8 +1574,11 @@ def _choose_target(
                 direction is not None,
                 own,
                 _pure(column, projections, aliases, signs, table_columns),
-                round(abs(moved or 0.0), 2),  # the column the strengthened effect moves most shows it best
+                # the columns the strengthened effect moves (nearly) most show it best; among those a rate beats
+                # its count (matched -7.8% beside match_rate_pct -7.5% moved alike: the rate carries a scale)
+                abs(moved or 0.0) >= 0.75 * largest,
                 prefers,
+                abs(moved or 0.0),
                 column == measure,
                 -position,
                 column,
