@@ -71,7 +71,7 @@ def _linked(packages, domain: str | tuple[str, int, str], scenario: str):
         ("hr_workforce", "hiring_freeze_h1_2024"),  # hires of this year and last as columns, by month number
         ("insurance", "motor_rate_increase"),  # premium (the scaled column), not the noisier loss ratio
         ("insurance", "south_storm_home_claims"),  # quarter numbers of the one year the query keeps
-        ("consumer_goods", "north_fill_rate_crisis"),  # a quarter computed from a month number, target_year = 2024
+        ("consumer_goods", "north_fill_rate_crisis"),  # fill rate by region and EXTRACT(QUARTER ...) of one year
     ],
 )
 def test_linked_questions_show_a_planted_finding_the_data_holds(packages, domain, scenario) -> None:
