@@ -710,3 +710,11 @@ def test_early_mid_and_late_parts_of_a_year_date_an_event(brief: str, start: str
 )
 def test_a_planned_number_is_not_a_count_of_the_data(brief: str) -> None:
     assert read_brief(brief).counts == []
+
+
+def test_words_of_a_country_s_conventions_point_to_its_locale_when_no_place_is_named() -> None:
+    telecom = "Jyoti Telecom raised prepaid tariffs by 20% in December 2021. Recharges fell in several circles."
+    assert read_brief(telecom).locale == "en_IN"  # telecom circles are India's service areas
+    assert read_brief("Sales in tier-2 cities fell after the GST change").locale == "en_IN"
+    assert read_brief("A Chicago courier wants its circles of customers analysed").locale != "en_IN"  # a place wins
+    assert read_brief("An online store lost customers last year").locale is None

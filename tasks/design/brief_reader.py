@@ -485,6 +485,9 @@ def _locale(text: str, hits: list[PlaceHit], lex: Lexicon, fiscal_start: int | N
     for festival in lex.festivals:
         if festival.locale == "en_IN" and festival.pattern.search(text):
             return "en_IN"
+    for locale, words in lex.words.get("locale_words", {}).items():
+        if not named and any(re.search(rf"(?i)(?<![\w-]){re.escape(w)}(?![\w-])", text) for w in words):
+            return locale
     if fiscal_start == 4 and not named:
         return "en_IN"
     return None
