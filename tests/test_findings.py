@@ -202,3 +202,31 @@ def test_two_share_columns_are_drawn_side_by_side_and_each_says_what_it_is_of() 
     assert "Annual has the largest share of memberships (45.9%)" in texts[0]
     assert "Annual has the largest share of revenue (80.0%)" in texts[1]
     assert series_name(shape.series) == "share"
+
+
+def test_an_actual_beside_its_target_says_how_often_it_met_it() -> None:
+    factors = [72, 80, 86, 88, 83, 90]
+    months = [[f"2023-{m:02d}-01", lf, 84.0, round(lf - 84.0, 1)] for m, lf in enumerate(factors, start=1)]
+    answer = _answer(
+        "q02", "What was the load factor each month, and did it reach the load factor target?",
+        ["month_start", "load_factor_pct", "target_load_factor_pct", "gap_pts"], months,
+        ["date", "float", "float", "float"], {"load_factor_pct": "%", "target_load_factor_pct": "%"},
+        ["month_start"], "gap_pts", chart="line",
+    )  # fmt: skip
+    texts = [f.text for f in analyse(answer)]
+    assert texts[0] == (
+        "Load factor met its target in 3 of 6 months; the widest shortfall is Jan 2023 (72.0% against 84.0%); "
+        "the best is Jun 2023 (90.0% against 84.0%)."
+    )
+    assert "(+18.0 percentage points)" in texts[1]  # the load factor, not a percentage change of a gap crossing zero
+
+
+def test_a_rate_per_thousand_is_what_its_question_is_about() -> None:
+    answer = _answer(
+        "q08", "How many bags were mishandled per 1,000 passengers who checked bags, by hub?",
+        ["hub", "passengers_with_bags", "mishandled", "mishandled_per_1000"],
+        [["ORD", 10371, 73, 7.04], ["DEN", 11731, 69, 5.88]], ["string", "int", "int", "float"],
+        {"passengers_with_bags": "count", "mishandled": "count", "mishandled_per_1000": "count"}, ["hub"],
+        "passengers_with_bags",
+    )  # fmt: skip
+    assert analyse(answer)[0].text.startswith("Highest mishandled per 1000: 7.0 (ORD)")

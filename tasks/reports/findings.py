@@ -169,8 +169,13 @@ def human(column: str) -> str:
 
 # analytics abbreviations read as capitals (generic vocabulary, not a domain's)
 _ACRONYMS = {
-    w: w.upper() for w in ("arpu", "aov", "cagr", "kpi", "gb", "mb", "nps", "csat", "ltv", "cac", "sku", "mrr", "arr")
-}
+    w: w.upper()
+    for w in (
+        "arpu", "aov", "cagr", "kpi", "gb", "mb", "nps", "csat", "ltv", "cac", "sku", "mrr", "arr", "otp", "otif",
+        "adr", "gmv", "ctr", "cpc", "roi", "sla", "ask", "rask", "ebitda",
+    )
+}  # fmt: skip
+_ACRONYMS |= {"revpar": "RevPAR"}
 _ACRONYMS |= {"mom": "MoM", "yoy": "YoY", "qoq": "QoQ"}
 
 
@@ -264,7 +269,30 @@ def focus(answer: Answer) -> str | None:
         relative = [c for c in _numeric(answer) if answer.units.get(c) == "%" and not _CHANGE_NAME.search(c)]
         if relative and (measure is None or answer.units.get(measure) != "%"):
             return relative[0]
+    if re.search(r"\bper\s+(1,?000|100|\d+)\b", answer.question, re.IGNORECASE):
+        # "mishandled bags per 1,000 passengers": the rate column, not its denominator
+        rates = [c for c in _numeric(answer) if re.search(r"_per_(1000|100|\d+)", c)]
+        if rates and measure not in rates:
+            return rates[0]
+    if measure and re.search(r"\btarget\b", answer.question, re.IGNORECASE) and target_pair(answer):
+        actual, _ = target_pair(answer)  # "did it reach its target": the actual beside its target, not the gap
+        if _CHANGE_NAME.search(measure) or re.search(r"(gap|shortfall|variance)", measure, re.IGNORECASE):
+            return actual
     return measure
+
+
+def target_pair(answer: Answer) -> tuple[str, str] | None:
+    """(actual, target) result columns: ``load_factor_pct`` beside ``target_load_factor_pct``."""
+    numeric = _numeric(answer)
+    for column in numeric:
+        match = re.fullmatch(r"(?:target|planned|plan|goal|budget)_(.+)|(.+)_(?:target|plan|goal|budget)", column)
+        if not match:
+            continue
+        base = match.group(1) or match.group(2)
+        actual = next((c for c in numeric if c in {base, f"actual_{base}", f"{base}_actual"} and c != column), None)
+        if actual:
+            return actual, column
+    return None
 
 
 def _numeric(answer: Answer) -> list[str]:
@@ -619,6 +647,9 @@ def _describe(answer: Answer, table: _Table) -> list[Finding]:
     periods = _period_series(answer)
     if len(periods) >= 2:
         findings.append(_before_after(answer, table, periods))
+    target = _against_target(answer, table, times)
+    if target is not None:
+        findings.insert(0, target)
     for other in [c for c in _numeric(answer) if c != measure and _CHANGE_NAME.search(c) and not periods]:
         change = _change_column(answer, table, other)
         if change:
@@ -769,6 +800,10 @@ def _trend(answer: Answer, table: _Table, periods: list[str], measure: str) -> l
     if unit == "%":
         change = f"{last - first:+,.1f} percentage points"
         score = min(1.0, abs(last - first) / 20)
+    elif first <= 0 or last < 0:
+        # a gap that crosses zero (-12.1 to +5.1 points) has no percentage change; its difference is the change
+        change = f"{fmt(last - first, unit, signed=True)}"
+        score = 0.3
     elif first:
         pct = 100 * (last - first) / abs(first)
         change = fmt(pct, "%", signed=True)
@@ -925,6 +960,37 @@ def _before_after(answer: Answer, table: _Table, periods: list[str]) -> Finding:
     return Finding(answer.question_id, "change", text + ".", score)
 
 
+_LOWER_IS_BETTER = re.compile(r"(delay|cost|churn|wait|late|days|minutes|hours|defect|complaint|cancel)", re.I)
+
+
+def _against_target(answer: Answer, table: _Table, times: list[str]) -> Finding | None:
+    """How often the actual met its target, and where it fell furthest short (lower is better for delays)."""
+    pair = target_pair(answer)
+    if pair is None:
+        return None
+    actual, target = pair
+    a, t = _values(table, actual), _values(table, target)
+    known = a.notna() & t.notna()
+    if not known.any():
+        return None
+    lower = bool(_LOWER_IS_BETTER.search(actual))
+    gap = ((t - a) if lower else (a - t))[known]
+    met, total = int((gap >= 0).sum()), int(known.sum())
+    worst, best = gap.idxmin(), gap.idxmax()
+    period = next((w for w in ("month", "quarter", "week", "year") if any(w in c.lower() for c in times)), None)
+    counted = f"{total} {period}s" if period else f"{total} rows"
+
+    def versus(row: int) -> str:
+        return f"{_value_text(actual, a[row], table)} against {_value_text(target, t[row], table)}"
+
+    text = f"{human(actual).capitalize()} met its target in {met} of {counted}"
+    if met < total:
+        text += f"; the widest shortfall is {table.names[worst]} ({versus(worst)})"
+    if met:
+        text += f"; the best is {table.names[best]} ({versus(best)})"
+    return Finding(answer.question_id, "target", text + ".", min(1.0, 0.4 + 0.6 * (1 - met / total)))
+
+
 def _change_column(answer: Answer, table: _Table, column: str) -> Finding | None:
     change = _values(table, column)
     unit = table.units.get(column) or ("%" if "cagr" in column.lower() else None)
@@ -992,8 +1058,12 @@ def executive_summary(answers: AnswerKey) -> list[Finding]:
             continue
         check = answer.scenario_check
         shown = check is not None and bool(check.shown)
-        # the story the data was built to tell: the answer's first (primary) fact, not a side fact
-        best = facts[0] if shown else max(facts, key=lambda f: f.score)
+        best = max(facts, key=lambda f: f.score)
+        if shown and check.evidence:
+            # the story the data was built to tell, in the numbers that show it (a first-to-last trend can
+            # miss a summer collapse in the middle of the window)
+            evidence = check.evidence[0].upper() + check.evidence[1:]
+            best = Finding(answer.question_id, "planted", evidence.rstrip(".") + ".", max(best.score, facts[0].score))
         score = best.score + (1.0 if shown else 0.0)
         candidates.append(Finding(answer.question_id, best.kind, best.text, score))
     candidates.sort(key=lambda f: -f.score)
