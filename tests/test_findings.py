@@ -230,3 +230,28 @@ def test_a_rate_per_thousand_is_what_its_question_is_about() -> None:
         "passengers_with_bags",
     )  # fmt: skip
     assert analyse(answer)[0].text.startswith("Highest mishandled per 1000: 7.0 (ORD)")
+
+
+def test_a_period_s_first_day_per_group_and_numbered_period_labels_still_name_one_period() -> None:
+    channels = _answer(
+        "q12", "How did the mix of acquisition channel change after the free trial change?",
+        ["period", "period_start", "channel", "accounts", "share_pct"],
+        [["before (Jan-Jun 2023)", "2023-01-02", "Partner", 20, 6.6],
+         ["before (Jan-Jun 2023)", "2023-01-05", "Organic", 90, 93.4],
+         ["after (Jul-Dec 2023)", "2023-07-01", "Partner", 80, 25.5],
+         ["after (Jul-Dec 2023)", "2023-07-04", "Organic", 230, 74.5]],
+        ["string", "date", "string", "int", "float"], {"accounts": "count", "share_pct": "%"},
+        ["period", "period_start", "channel"], "share_pct", chart="column",
+    )  # fmt: skip
+    assert answer_shape(channels).category == ["period"]  # MIN(signup_date) per period and channel
+    assert analyse(channels)[0].text.startswith(
+        "From before (Jan-Jun 2023) to after (Jul-Dec 2023), share rose most for Partner (6.6% to 25.5%"
+    )
+    reasons = _answer(
+        "q02", "What were the most common cancellation reasons before and after the price change?",
+        ["period", "reason", "cancellations"],
+        [["2: after", "Price", 375], ["1: before", "Price", 232],
+         ["2: after", "Usage", 414], ["1: before", "Usage", 300]],
+        ["string", "string", "int"], {"cancellations": "count"}, ["period", "reason"], "cancellations", chart="bar",
+    )  # fmt: skip
+    assert analyse(reasons)[0].text.startswith("From 1: before to 2: after, cancellations rose most for Price")

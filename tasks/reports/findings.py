@@ -455,9 +455,10 @@ _PERIOD_VALUE = re.compile(
 
 
 def _phase(value: Any) -> int | None:
-    """Where a period label such as ``before (Jul-Dec 2023)`` or ``post-launch`` falls: 0 before, 1 during, 2 after."""
-    first = re.split(r"[^a-z]+", str(value).strip().lower(), maxsplit=1)[0]
-    return _PHASES.get(first)
+    """Where a period label such as ``before (Jul-Dec 2023)``, ``2: after`` or ``post-launch`` falls: 0 before,
+    1 during, 2 after."""
+    first = re.search(r"[a-z]+", str(value).lower())
+    return _PHASES.get(first.group()) if first else None
 
 
 def named_periods(answer: Answer, frame: pd.DataFrame) -> dict[str, str | None]:
@@ -473,14 +474,8 @@ def named_periods(answer: Answer, frame: pd.DataFrame) -> dict[str, str | None]:
         if kinds.get(column) != "string" or values.nunique() < 2 or not values.str.contains(_PERIOD_VALUE).all():
             continue
         pair = frame[[column, *dates]].dropna()
-        date = next(
-            (
-                d
-                for d in dates
-                if (pair.groupby(column)[d].nunique() == 1).all() and (pair.groupby(d)[column].nunique() == 1).all()
-            ),
-            None,
-        )
+        # the date belongs to one period each (a period's start, or its first day per group: MIN(date))
+        date = next((d for d in dates if (pair.groupby(d)[column].nunique() == 1).all()), None)
         if date is not None or all(_phase(v) is not None for v in values):
             found[column] = date
     return found
@@ -597,9 +592,17 @@ def analyse(answer: Answer, frame: pd.DataFrame | None = None) -> list[Finding]:
 
 def _scalar(answer: Answer, table: _Table) -> Finding:
     row = table.frame.iloc[0]
-    parts = [f"{human(c)} = {_value_text(c, row[c], table, compact=False)}" for c in table.frame.columns]
+    parts = [f"{human(c)} = {_value_text(c, row[c], table, compact=_large(row[c]))}" for c in table.frame.columns]
     text = "The answer is " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]) + "."
     return Finding(answer.question_id, "scalar", text, 0.3)
+
+
+def _large(value: Any) -> bool:
+    """Millions read as ``$139.88M`` even in an exact answer's sentence (the table keeps every digit)."""
+    try:
+        return abs(float(value)) >= 1_000_000
+    except (TypeError, ValueError):
+        return False
 
 
 def _value_text(column: str, value: Any, table: _Table, **options: Any) -> str:
@@ -1124,7 +1127,8 @@ def _sort_key(answer: Answer, frame: pd.DataFrame, columns: list[str]) -> pd.Dat
     keys = {}
     for column in columns:
         if named.get(column):
-            keys[column] = pd.to_datetime(frame[named[column]], errors="coerce")
+            dates = pd.to_datetime(frame[named[column]], errors="coerce")
+            keys[column] = dates.groupby(frame[column]).transform("min")  # one key per period
         elif column in named:
             keys[column] = frame[column].map(_phase)
         elif kinds.get(column) in {"date", "datetime"}:
