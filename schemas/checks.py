@@ -379,10 +379,20 @@ def _check_scenarios(spec: ChallengeSpec) -> Iterator[str]:
                 )
             elif scenario.effect.kind == "scale" and col.type not in ("int", "float", "decimal"):
                 yield f"{path}.effect: scale needs a numeric column; '{effect_column}' is {col.type}"
-            elif scenario.effect.kind == "shift_weights" and col.generator.kind != "categorical":
-                yield f"{path}.effect: shift_weights needs a categorical column; '{effect_column}' is not"
+            elif scenario.effect.kind == "shift_weights" and not _categorical(col.generator):
+                yield (
+                    f"{path}.effect: shift_weights needs a categorical column (or a conditional one whose cases are "
+                    f"all categorical); '{effect_column}' is not"
+                )
         if cond.start is None and cond.end is None and cond.where is None:
             yield f"{path}.condition: give a time window (date_column, start, end) or a segment (where)"
+
+
+def _categorical(generator) -> bool:
+    if generator.kind == "conditional":
+        cases = [*generator.cases.values(), *([generator.default] if generator.default is not None else [])]
+        return all(case.kind == "categorical" for case in cases)
+    return generator.kind == "categorical"
 
 
 def _check_messiness(spec: ChallengeSpec) -> Iterator[str]:

@@ -263,3 +263,53 @@ def test_a_kpi_whose_question_would_repeat_another_gets_none() -> None:
     assert same_result(monthly, filtered)  # aliases and a NOT NULL filter on the grouped date change nothing
     assert not same_result(monthly, filtered.replace("COUNT(*)", "SUM(quantity)"))
     assert not same_result(monthly, monthly.replace("FROM fact_tickets", "FROM fact_tickets WHERE city = 'Pune'"))
+
+
+SAAS_BRIEF = (
+    "Cloudnote, a note-taking SaaS, changed its free trial from 30 to 14 days in July 2023. Did trial-to-paid "
+    "conversion improve, and did early churn change? Use 2022-2024 data by plan, country and acquisition channel."
+)
+
+
+def test_an_event_moves_the_kpi_the_brief_asks_about_beside_it() -> None:
+    """The trial change is planted on what the conversion question counts (trial_outcome = 'Converted', a
+    conditional column), not on a blueprint story that only shares the word 'trial' (a partner programme)."""
+    import pandas as pd
+
+    from tasks.designer import design
+    from tasks.engine import generate_dataset
+
+    spec = design(SAAS_BRIEF, rows=3000, seed=5).spec
+    planted = next(s for s in spec.scenarios if s.name.startswith("free_trial"))
+    assert planted.table == "dim_account" and planted.effect.kind == "shift_weights"
+    assert planted.effect.column == "trial_outcome" and planted.effect.multipliers["Converted"] > 1
+    accounts = generate_dataset(spec)["dim_account"]
+    signup = pd.to_datetime(accounts["signup_date"])
+    converted = accounts["trial_outcome"].astype(str) == "Converted"
+    start = pd.Timestamp(planted.condition.start)
+    before = converted[(signup < start) & (signup >= start - pd.DateOffset(years=1))].mean()
+    after = converted[signup >= start].mean()
+    assert after > before * 1.15  # re-drawn case by case (activated or not), the share of conversions rises
+
+
+def test_a_kpi_the_brief_says_fell_is_planted_falling() -> None:
+    from tasks.design.brief_reader import read_brief
+    from tasks.design.shape import kpi_effect
+
+    brief = SAAS_BRIEF.replace("Did trial-to-paid conversion improve, and did early churn change?",
+                               "Trial-to-paid conversion fell afterwards.")  # fmt: skip
+    frame = read_brief(brief)
+    data = {
+        "tables": [
+            {"name": "dim_account", "role": "dimension", "columns": [
+                {"name": "signup_date", "type": "date", "generator": {"kind": "date"}},
+                {"name": "trial_outcome", "type": "category", "generator": {
+                    "kind": "categorical", "values": ["Converted", "Expired"], "weights": [0.4, 0.6]}},
+            ]},
+        ],
+        "questions": [{"id": "q01", "text": "What was the monthly trial-to-paid conversion rate?",
+                       "sql": "SELECT SUM(CASE WHEN trial_outcome = 'Converted' THEN 1 ELSE 0 END) FROM dim_account"}],
+    }  # fmt: skip
+    table, effect, date_column = kpi_effect(data, frame.events[0], frame.kpis, brief)
+    assert (table["name"], date_column) == ("dim_account", "signup_date")
+    assert effect == {"kind": "shift_weights", "column": "trial_outcome", "multipliers": {"Converted": 0.6}}

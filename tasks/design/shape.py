@@ -28,7 +28,7 @@ import yaml
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.tokens import TokenType
 
-from schemas.brief import BriefFrame, EventFact
+from schemas.brief import BriefFrame, EventFact, KpiFact
 from schemas.errors import SpecError
 from schemas.expressions import expression_names
 from schemas.serialize import spec_from_data
@@ -561,11 +561,67 @@ def _effect_words(effect: dict, table: str) -> str:
     if effect["kind"] == "volume":
         direction = "more" if effect["factor"] > 1 else "fewer"
         return f"about {change:.0f}% {direction} {noun} than before"
-    return f"a shift in the mix of {effect['column'].replace('_', ' ')}"
+    column = effect["column"].replace("_", " ")
+    if len(effect.get("multipliers", {})) == 1:
+        ((value, multiplier),) = effect["multipliers"].items()
+        many = noun if noun.endswith("s") else re.sub(r"([^aeiou])y$", r"\1ie", noun) + "s"
+        return f"a {'higher' if multiplier > 1 else 'lower'} share of {many} with {column} '{value}' than before"
+    return f"a shift in the mix of {column}"
+
+
+_FALLING = re.compile(r"\b(fell|fall|falls|drop|dropped|declin\w*|lower|worse|slow\w*|decreas\w*|lost)\b", re.I)
+_CASE_VALUE = re.compile(r"CASE\s+WHEN\s+(?:\w+\.)?(\w+)\s*=\s*'([^']+)'", re.I)
+
+
+def _sentence_of(text: str, words: str) -> int | None:
+    sentences = re.split(r"(?<=[.?!])\s+", text)
+    return next((i for i, sentence in enumerate(sentences) if words.lower() in sentence.lower()), None)
+
+
+def _category_values(generator: dict) -> list:
+    """The values a categorical column draws, across the cases of a conditional one."""
+    if generator.get("kind") == "conditional":
+        cases = [*generator.get("cases", {}).values(), generator.get("default") or {}]
+        return [v for case in cases for v in _category_values(case)] if cases else []
+    return list(generator.get("values", [])) if generator.get("kind") == "categorical" else []
+
+
+def kpi_effect(data: dict, event: EventFact, kpis: list[KpiFact], brief: str) -> tuple[dict, dict, str] | None:
+    """(table, effect, date column) that moves the KPI the brief asks about beside the event ("changed its free
+    trial ... Did trial-to-paid conversion improve?"): the value the KPI's question counts (``CASE WHEN
+    trial_outcome = 'Converted'``) gets a higher share from the event on, or a lower one when the brief says the KPI
+    fell. None when no KPI of the event's sentences is asked by such a question."""
+    at = _sentence_of(brief, event.source)
+    dated = {t["name"]: (t, d) for t, d in _fact_tables(data)}
+    for table in data["tables"]:  # a dimension with a date (accounts by signup date) can carry it too
+        dates = [c["name"] for c in table["columns"] if c["type"] in ("date", "datetime")]
+        if dates and table["name"] not in dated:
+            dated[table["name"]] = (table, dates[0])
+    for kpi in kpis:
+        near = _sentence_of(brief, kpi.source)
+        asked = asked_by(kpi, data["questions"], [event.what])
+        if at is None or near is None or abs(near - at) > 1 or not asked:
+            continue
+        question = next(q for q in data["questions"] if q["id"] == asked)
+        for column, value in _CASE_VALUE.findall(question["sql"]):
+            for table, date_column in dated.values():
+                spec_column = next((c for c in table["columns"] if c["name"] == column), None)
+                if value in _category_values((spec_column or {}).get("generator", {})):
+                    sentence = re.split(r"(?<=[.?!])\s+", brief)[near]
+                    multiplier = 0.6 if _FALLING.search(sentence) else 1.6
+                    effect = {"kind": "shift_weights", "column": column, "multipliers": {value: multiplier}}
+                    return table, effect, date_column
+    return None
 
 
 def plant_event(
-    data: dict, event: EventFact, lex: Lexicon, taken: set[str], anchor: dt.date | None = None
+    data: dict,
+    event: EventFact,
+    lex: Lexicon,
+    taken: set[str],
+    anchor: dt.date | None = None,
+    kpis: list[KpiFact] = (),
+    brief: str = "",
 ) -> list[str]:
     """Plant ``event`` as a scenario at its date (moving the blueprint scenario that tells the same story, else a
     new one), with a before/after question over the brief's periods."""
@@ -601,6 +657,11 @@ def plant_event(
     name = _slug(f"{event.what} {at:%Y %m}", 60)
     # a promotion lasts its own dates; a price change, launch, crisis or rival stays in the data from then on
     until = min(event.end or end, end) if _temporary(event) else end
+    moves_kpi = kpi_effect(data, event, list(kpis), brief)
+    if moves_kpi is not None and scored and scored[0][0] > 0:
+        best = next(s for s in data["scenarios"] if s["name"] == scored[0][1])
+        if best["effect"].get("column") != moves_kpi[1]["column"]:
+            scored = []  # the blueprint's story shares words, not the KPI the brief asks the event about
     if scored and scored[0][0] > 0:
         scenario = next(s for s in data["scenarios"] if s["name"] == scored[0][1])
         old_name = scenario["name"]
@@ -617,7 +678,7 @@ def plant_event(
             scenario["effect"]["factor"] = round(1 + (1 if rising else -1) * abs(event.magnitude_pct) / 100, 3)
         note = f"event '{event.source}': moved scenario {old_name} to {month_label(at)} as {name}"
     else:
-        built = event_effect(event, data, lex)
+        built = moves_kpi or event_effect(event, data, lex)
         if built is None:
             return [f"event '{event.source}': no fact table with a date can show it; not planted"]
         table, effect, date_column = built
@@ -843,7 +904,7 @@ def plant_events(data: dict, frame: BriefFrame) -> list[str]:
     for event in frame.events:
         backup = copy.deepcopy(data)
         try:
-            notes += plant_event(data, event, lex, taken, anchor)
+            notes += plant_event(data, event, lex, taken, anchor, frame.kpis, frame.brief)
             spec_from_data(data)
         except SpecError as exc:
             data.clear()

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.spec import CategoricalGenerator, ChallengeSpec, ColumnSpec, ScenarioSpec
+from schemas.spec import ChallengeSpec, ColumnSpec, ConditionalGenerator, ScenarioSpec
 from tasks.engine.evaluate import evaluate
 from tasks.engine.types import as_dates, declared_decimals
 
@@ -78,8 +78,27 @@ def apply_column_scenarios(ctx, column: ColumnSpec, values: pd.Series) -> pd.Ser
     return values
 
 
-def _reweighted(ctx, column: ColumnSpec, scenario: ScenarioSpec) -> np.ndarray:
-    gen: CategoricalGenerator = column.generator
+def _reweighted(ctx, column: ColumnSpec, scenario: ScenarioSpec, gen=None) -> np.ndarray:
+    """Values drawn again with the scenario's weight multipliers; a conditional column (trial outcome by whether
+    the trial was activated) is re-drawn case by case, each case with its own weights."""
+    gen = gen or column.generator
+    if isinstance(gen, ConditionalGenerator):
+        from tasks.engine.columns import _text_codes  # local: columns imports this module
+
+        codes, labels = _text_codes(ctx.columns[gen.on])
+        out = np.full(ctx.n, None, dtype=object)
+        matched = np.zeros(ctx.n, dtype=bool)
+        cases = [(key, case) for key, case in gen.cases.items()] + [(None, gen.default)]
+        for key, case in cases:
+            if key is None:
+                mask = ~matched
+            else:
+                hits = np.flatnonzero(labels == str(key))
+                mask = np.isin(codes, hits) if len(hits) else np.zeros(ctx.n, dtype=bool)
+                matched |= mask
+            if case is not None and mask.any():
+                out[mask] = _reweighted(ctx.subset(mask, f"case={key}"), column, scenario, case)
+        return out
     base = np.asarray(gen.weights if gen.weights is not None else np.ones(len(gen.values)), dtype=float)
     multipliers = np.array([scenario.effect.multipliers.get(str(v), 1.0) for v in gen.values])
     weights = base * multipliers
