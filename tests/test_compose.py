@@ -198,3 +198,17 @@ def test_every_dev_brief_composes_with_domain_compose(brief_id: str) -> None:
     _, preview = make_preview(spec, 30)
     assert not [(q.question_id, q.error) for q in preview.questions if not q.answerable]
     assert 8 <= len(spec.questions) <= 12
+
+
+def test_a_rate_kpi_without_a_recipe_starts_at_its_usual_share() -> None:
+    """First-attempt delivery is about 87% of deliveries, cancellations about 8%: not 22% for every rate."""
+    from schemas.brief import KpiFact
+    from tasks.design.kpi_columns import _generic
+
+    def rate(key: str, name: str) -> KpiFact:
+        return KpiFact(source=name, key=key, name=name, formula="a / b", parts=["a", "b"], kind="rate")
+
+    first_attempt = _generic(rate("first_attempt_rate", "First-attempt delivery %"), {})
+    assert first_attempt["columns"][0]["generator"]["weights"] == [0.87, 0.13]
+    unknown = _generic(rate("made_up_rate", "Made-up rate"), {})
+    assert unknown["columns"][0]["generator"]["weights"] == [0.22, 0.78]

@@ -112,6 +112,7 @@ class KpiEntry:
     formula: str
     parts: tuple[str, ...]
     kind: str
+    typical: float | None = None  # a rate's usual share (0.88 on time, 0.08 cancelled): generated data starts there
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,13 @@ def _compile_kpis(data: dict) -> tuple[dict[str, KpiEntry], tuple[Alias, ...]]:
         key = entry["key"]
         if key in kpis:
             raise InputError(f"kpis.yaml has two entries with key {key!r}; give each KPI its own key")
-        kpis[key] = KpiEntry(key, entry["name"], entry["formula"], tuple(entry["parts"]), entry["kind"])
+        typical = entry.get("typical")
+        if typical is not None and not 0 < float(typical) < 1:
+            raise InputError(f"kpis.yaml: {key}.typical is {typical!r}; give the usual share as a fraction (0-1)")
+        kpis[key] = KpiEntry(
+            key, entry["name"], entry["formula"], tuple(entry["parts"]), entry["kind"],
+            float(typical) if typical is not None else None,
+        )  # fmt: skip
         for alias in entry.get("aliases", []):
             text, when = (alias, ()) if isinstance(alias, str) else (alias["alias"], tuple(alias.get("when", [])))
             by_alias.setdefault((str(text), when), []).append(key)

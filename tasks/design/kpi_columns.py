@@ -20,6 +20,7 @@ import yaml
 
 from schemas.brief import KpiFact
 from schemas.errors import SpecError
+from tasks.design.brief_reader import load_lexicon
 from tasks.design.kpi_questions import asked_by, same_result
 from tasks.settings import get_settings
 
@@ -104,11 +105,13 @@ def _generic(kpi: KpiFact, words: dict[str, str]) -> dict[str, Any] | None:
     monthly = "SELECT date_trunc('month', ${event}_date) AS month, COUNT(*) AS ${events}, {measure}\n"
     monthly += "FROM fact_${events}\nGROUP BY 1\nORDER BY 1"
     if kpi.kind == "rate":
+        entry = load_lexicon().kpis.get(kpi.key)
+        share = entry.typical if entry and entry.typical else 0.22  # on time 0.88, cancelled 0.08 (kpis.yaml)
         column = {
             "name": slug,
             "type": "bool",
             "description": f"Whether the ${{event_words}} counts towards the {kpi.name}.",
-            "generator": {"kind": "categorical", "values": [True, False], "weights": [0.22, 0.78]},
+            "generator": {"kind": "categorical", "values": [True, False], "weights": [share, round(1 - share, 4)]},
         }
         measure = f"ROUND(100.0 * AVG(CASE WHEN {slug} THEN 1 ELSE 0 END), 1) AS {slug}_pct"
         text = (
