@@ -487,7 +487,11 @@ def _pick_measure(question: QuestionSpec, columns: list[str], types: list[str], 
     def mentions(column: str) -> int:
         return sum(part in words for part in column.lower().split("_"))
 
+    _, projections = _sql_parts(_parse_sql(question.sql))
+    # a LAG/LEAD column is the comparison's baseline (same_month_last_year), not what the question measures
+    shifted = {c for c, e in projections.items() if e.find(exp.Lag, exp.Lead) is not None}
     absolute = [c for c in candidates if not _RELATIVE_NAME.search(c)] or candidates
+    absolute = [c for c in absolute if c not in shifted] or absolute
     # the most mentioned in the question; ties go to the later column (totals tend to follow counts)
     return max(reversed(absolute), key=mentions)
 

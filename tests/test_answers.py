@@ -424,3 +424,18 @@ def test_llm_failure_falls_back_to_templates_with_a_note(subscriptions) -> None:
     assert key.analysis_source == "template"
     assert len(key.notes) == 1 and "LLM analysis failed at s1" in key.notes[0] and "llm_base_url" in key.notes[0]
     assert [a.analysis for a in key.answers] == [a.analysis for a in template_key.answers]
+
+
+def test_a_lagged_baseline_column_is_not_the_question_s_measure() -> None:
+    from schemas.spec import QuestionSpec
+    from tasks.answers import _pick_measure
+
+    question = QuestionSpec(
+        id="q01",
+        text="How did admissions move month by month, and what was their growth over the same month a year earlier?",
+        sql=(
+            "SELECT month, admissions, LAG(admissions, 12) OVER (ORDER BY month) AS same_month_last_year FROM monthly"
+        ),
+    )
+    columns = ["month", "admissions", "same_month_last_year"]
+    assert _pick_measure(question, columns, ["date", "int", "float"], ["month"]) == "admissions"

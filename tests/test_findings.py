@@ -255,3 +255,21 @@ def test_a_period_s_first_day_per_group_and_numbered_period_labels_still_name_on
         ["string", "string", "int"], {"cancellations": "count"}, ["period", "reason"], "cancellations", chart="bar",
     )  # fmt: skip
     assert analyse(reasons)[0].text.startswith("From 1: before to 2: after, cancellations rose most for Price")
+
+
+def test_a_question_about_the_lowest_leads_with_the_lowest_and_a_rate_names_its_measure() -> None:
+    lowest = _answer(
+        "q02", "Which five districts had the lowest coverage in the latest year?",
+        ["district", "coverage_pct"], [["Hillside", 71.7], ["Harbour", 82.1], ["Lake", 84.0]],
+        ["string", "float"], {"coverage_pct": "%"}, ["district"], "coverage_pct",
+    )  # fmt: skip
+    assert analyse(lowest)[0].text == (
+        "Lowest coverage: 71.7% (Hillside), 7.6 points below the average of the 3 shown (79.3%); "
+        "next is Harbour (82.1%)."
+    )
+    per_capita = _answer(
+        "q06", "Which districts have the most admissions per 100,000 people?",
+        ["district", "admissions", "per_100k"], [["Central", 612, 61.2], ["East", 342, 34.2]],
+        ["string", "int", "float"], {"admissions": "admissions"}, ["district"], "admissions",
+    )  # fmt: skip
+    assert analyse(per_capita)[0].text.startswith("Highest admissions per 100k: 61.20 (Central)")

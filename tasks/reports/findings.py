@@ -271,7 +271,7 @@ def focus(answer: Answer) -> str | None:
             return relative[0]
     if re.search(r"\bper\s+(1,?000|100|\d+)\b", answer.question, re.IGNORECASE):
         # "mishandled bags per 1,000 passengers": the rate column, not its denominator
-        rates = [c for c in _numeric(answer) if re.search(r"_per_(1000|100|\d+)", c)]
+        rates = [c for c in _numeric(answer) if re.search(r"(^|_)per_\d", c)]
         if rates and measure not in rates:
             return rates[0]
     if measure and re.search(r"\btarget\b", answer.question, re.IGNORECASE) and target_pair(answer):
@@ -673,6 +673,14 @@ def _describe(answer: Answer, table: _Table) -> list[Finding]:
     return findings
 
 
+def _measure_name(answer: Answer, column: str) -> str:
+    """A measure in words; a bare rate column (``per_100k``) names what it is a rate of (admissions per 100k)."""
+    name = human(column)
+    if name.startswith("per ") and answer.measure and answer.measure != column:
+        return f"{human(answer.measure)} {name}"
+    return name
+
+
 def _values(table: _Table, column: str) -> pd.Series:
     return pd.to_numeric(table.frame[column], errors="coerce")
 
@@ -683,9 +691,11 @@ def _leader(answer: Answer, table: _Table, measure: str) -> list[Finding]:
     if valid.empty:
         return [Finding(answer.question_id, "note", f"{human(measure).capitalize()} is empty in every row.")]
     unit = table.units.get(measure)
+    if _ASKS_LOWEST.search(answer.question) and not _RANK_WORDS_HIGH.search(answer.question):
+        return [_laggard(answer, table, measure, valid)]
     order = valid.sort_values(ascending=False, kind="stable")
     top, low = order.index[0], order.index[-1]
-    name = human(measure)
+    name = _measure_name(answer, measure)
     text = f"Highest {name}: {_value_text(measure, values[top], table)} ({table.names[top]})"
     score = 0.2
     if len(order) >= 2:
@@ -706,6 +716,28 @@ def _leader(answer: Answer, table: _Table, measure: str) -> list[Finding]:
             elif unit == "%":
                 text += f", {values[top] - values[low]:,.1f} points below the top"
     return [Finding(answer.question_id, "leader", text + ".", score)]
+
+
+_ASKS_LOWEST = re.compile(r"\b(lowest|least|bottom|worst|fewest|slowest|lagging|weakest)\b", re.I)
+_RANK_WORDS_HIGH = re.compile(r"\b(highest|most|top|best|largest|biggest)\b", re.I)
+
+
+def _laggard(answer: Answer, table: _Table, measure: str, valid: pd.Series) -> Finding:
+    """A question about the lowest (the five districts with the lowest coverage): the lowest first, with its
+    distance from the average of the rows and from the next one up."""
+    order = valid.sort_values(kind="stable")
+    low, unit = order.index[0], table.units.get(measure)
+    name = _measure_name(answer, measure)
+    text = f"Lowest {name}: {_value_text(measure, valid[low], table)} ({table.names[low]})"
+    mean = valid.mean()
+    below = mean - valid[low]
+    score = min(1.0, abs(below) / (20 if unit == "%" else max(abs(mean), 1e-9) / 2))
+    gap = f"{below:,.1f} points" if unit == "%" else fmt(below, unit, compact=True)
+    text += f", {gap} below the average of the {len(valid)} shown ({_value_text(measure, mean, table)})"
+    if len(order) >= 2:
+        second = order.index[1]
+        text += f"; next is {table.names[second]} ({_value_text(measure, valid[second], table)})"
+    return Finding(answer.question_id, "leader", text + ".", score)
 
 
 def _shares(answer: Answer, table: _Table, column: str) -> list[Finding]:
@@ -797,8 +829,12 @@ def _trend(answer: Answer, table: _Table, periods: list[str], measure: str) -> l
     def when(position: int) -> str:
         return " ".join(_period_text(table, c, data[c].iloc[position]) for c in _year_last(periods))
 
+    start_value = _value_text(measure, first, table, compact=True)
+    if unit and not is_money(unit) and unit != "%":
+        start_value = start_value.removesuffix(f" {unit}")  # "297 to 391 admissions"
+
     start, end = when(0), when(-1)
-    name = human(measure)
+    name = _measure_name(answer, measure)
     findings = []
     if unit == "%":
         change = f"{last - first:+,.1f} percentage points"
@@ -822,7 +858,7 @@ def _trend(answer: Answer, table: _Table, periods: list[str], measure: str) -> l
         Finding(
             qid,
             "change",
-            f"From {start} to {end}, {name} went from {_value_text(measure, first, table, compact=True)} to "
+            f"From {start} to {end}, {name} went from {start_value} to "
             f"{_value_text(measure, last, table, compact=True)} ({change}).",
             score,
         )
@@ -877,7 +913,7 @@ def _group_trends(answer: Answer, table: _Table, times: list[str], group: str, m
     both = pd.DataFrame({"start": start, "end": end}).dropna()
     if both.empty or firsts == lasts:
         return _leader(answer, table, measure)
-    name = human(measure)
+    name = _measure_name(answer, measure)
     first_row, last_row = data.loc[data["_k"] == firsts].iloc[0], data.loc[data["_k"] == lasts].iloc[0]
     first_text = " ".join(_period_text(table, c, first_row[c]) for c in _year_last(times))
     last_text = " ".join(_period_text(table, c, last_row[c]) for c in _year_last(times))
