@@ -212,3 +212,16 @@ def test_a_rate_kpi_without_a_recipe_starts_at_its_usual_share() -> None:
     assert first_attempt["columns"][0]["generator"]["weights"] == [0.87, 0.13]
     unknown = _generic(rate("made_up_rate", "Made-up rate"), {})
     assert unknown["columns"][0]["generator"]["weights"] == [0.22, 0.78]
+
+
+def test_a_state_s_own_department_compares_districts_not_states() -> None:
+    one = design_offline(
+        "A state health department publishes monthly district-level data on hospital admissions, vaccinations and "
+        "health-worker vacancies for 2019-2023.", domain="compose", seed=5,
+    ).spec  # fmt: skip
+    two = design_offline(
+        "The health departments of Kerala and Tamil Nadu publish monthly district data on admissions, vaccinations "
+        "and health-worker vacancies for 2019-2023.", domain="compose", seed=5,
+    ).spec  # fmt: skip
+    assert not any("states compare" in q.text for q in one.questions)
+    assert any("states compare" in q.text for q in two.questions)

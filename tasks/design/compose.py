@@ -596,6 +596,8 @@ def _features(
     else:
         features.add("place_not_city")  # a shape's columns keyed on city tiers need an alternative
     features.add("several_places" if len(places.names) >= 3 else "few_places")
+    # a state's own department compares districts, not states
+    features.add("several_states" if len(set(places.states.values())) >= 2 else "one_state")
     if "outlet" in roles:
         features.add("one_outlet" if _one_outlet(frame, roles["outlet"], vocabulary) else "several_outlets")
     start, end = window
