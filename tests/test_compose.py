@@ -225,3 +225,14 @@ def test_a_state_s_own_department_compares_districts_not_states() -> None:
     ).spec  # fmt: skip
     assert not any("states compare" in q.text for q in one.questions)
     assert any("states compare" in q.text for q in two.questions)
+
+
+def test_state_level_open_data_has_one_state_column_and_answers() -> None:
+    design = design_offline(
+        "The national health ministry publishes monthly state-level data on hospital admissions, vaccinations and "
+        "health-worker vacancies for 2019-2023.", domain="compose", seed=5, rows=800,
+    )  # fmt: skip
+    spec = design.spec
+    assert "dim_states" in spec.table_names
+    assert all([c.name for c in t.columns].count("state") <= 1 for t in spec.tables)
+    assert validate_schema(spec).score >= 8

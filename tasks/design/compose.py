@@ -153,6 +153,8 @@ def read_roles(frame: BriefFrame, shape: Shape, vocabulary: Vocabulary) -> dict[
 def brief_roles(frame: BriefFrame, vocabulary: Vocabulary) -> dict[str, str]:
     """role -> the brief's own noun for it (singular), no defaults: what the brief itself names."""
     nouns = [_singular(n, vocabulary) for n in _brief_nouns(frame)]
+    # "district-level data", "state-wise figures": the level is a noun of the brief too
+    nouns += [_singular(m, vocabulary) for m in re.findall(r"\b([a-z]+)-(?:level|wise)\b", frame.brief.lower())]
     # words the reader did not list as nouns ('a small bakery' became the company Rosa's Bakery) come last,
     # and only for roles decided by reading order (an event's verb, 'to order', must not make the table)
     words = [_singular(w, vocabulary) for w in re.findall(r"[a-z][a-z-]+", frame.brief.lower())]
@@ -332,6 +334,9 @@ def _window_words(start: dt.date, end: dt.date) -> dict[str, str]:
     }
 
 
+STATE_LIKE = frozenset({"state", "province", "territory", "region", "country"})
+
+
 def template_words(comp: Composition, vocabulary: Vocabulary) -> dict[str, str]:
     words: dict[str, str] = {"currency": comp.currency}
     for role in ROLE_ORDER:
@@ -346,6 +351,7 @@ def template_words(comp: Composition, vocabulary: Vocabulary) -> dict[str, str]:
     money = vocabulary.money_words.get(comp.roles.get("event", ""), "revenue")
     words["money"], words["money_col"] = money, _snake(money)
     words["capacity_unit"] = "places"
+    words["state_also"] = "" if comp.roles.get("place") in STATE_LIKE else ", state"
     words["quantity_expr"] = "quantity" if "quantity" in comp.features else "1"
     words["quantity_expr_f"] = "f.quantity" if "quantity" in comp.features else "1"
     words["typical_price"] = "25"
@@ -591,6 +597,8 @@ def _features(
         features.add("fiscal_year")  # the designer adds fiscal_year to the calendar; questions may use it
     if words & {"channel", "online", "app", "website", "offline"}:
         features.update({"channel", "channel_person"})
+    # a district or city lies in a state; a state-level brief's place is the state itself (no second column)
+    features.add("place_is_state" if roles.get("place") in STATE_LIKE else "place_below_state")
     if "place" in roles and roles["place"] in ("city", "town"):
         features.add("place_is_city")
     else:
