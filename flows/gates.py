@@ -12,10 +12,14 @@ after a refused edit, why the edit was refused.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, Literal
 
+import prefect.flow_runs as _flow_runs
 import pydantic
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
@@ -27,6 +31,40 @@ from schemas.spec import ChallengeSpec
 
 GATES = {1: "problem statement and questions", 2: "schema and validation", 3: "preview"}
 Decision = Literal["approve", "regenerate", "reject"]
+
+# pause_flow_run and suspend_flow_run take no state message; the Paused/Suspended state they propose takes one
+# from here, so the run's state in the UI and `datafactory status` says why it waits (a context variable:
+# runs waiting in other threads keep their own message)
+_PAUSE_MESSAGE: ContextVar[str | None] = ContextVar("datafactory_pause_message", default=None)
+
+
+def _with_pause_message(factory: Callable[..., Any]) -> Callable[..., Any]:
+    if getattr(factory, "datafactory_message", False):
+        return factory
+
+    @functools.wraps(factory)
+    def make(*args: Any, **kwargs: Any) -> Any:
+        message = _PAUSE_MESSAGE.get()
+        if message and "message" not in kwargs:
+            kwargs["message"] = message
+        return factory(*args, **kwargs)
+
+    make.datafactory_message = True  # type: ignore[attr-defined]
+    return make
+
+
+_flow_runs.Paused = _with_pause_message(_flow_runs.Paused)
+_flow_runs.Suspended = _with_pause_message(_flow_runs.Suspended)
+
+
+def pause_message(gate: int, attempt: int, *, checks_passed: bool, reason: str, refused: str | None) -> str:
+    """The paused state's message: the gate, and a refused edit or failed checks first when there is one."""
+    text = f"Waiting at gate {gate} ({GATES[gate]}), attempt {attempt}"
+    if refused:
+        return f"{text}: your edited spec was refused and the reviewed spec is kept ({refused.splitlines()[0]})"
+    if not checks_passed:
+        return f"{text}: the checks did not pass ({reason})"
+    return text
 
 
 def _decision_required(schema: dict[str, Any]) -> None:
@@ -150,11 +188,17 @@ def decide(
         form_description(gate, attempt, checks_passed=checks_passed, reason=reason, refused=refused),
         "approve" if checks_passed else "regenerate",
     )
-    if suspend:
-        return suspend_flow_run(wait_for_input=form, timeout=timeout, key=gate_key(gate, attempt))
-    return pause_flow_run(
-        wait_for_input=form, timeout=timeout, poll_interval=max(1, int(poll_interval)), key=gate_key(gate, attempt)
+    token = _PAUSE_MESSAGE.set(
+        pause_message(gate, attempt, checks_passed=checks_passed, reason=reason, refused=refused)
     )
+    try:
+        if suspend:
+            return suspend_flow_run(wait_for_input=form, timeout=timeout, key=gate_key(gate, attempt))
+        return pause_flow_run(
+            wait_for_input=form, timeout=timeout, poll_interval=max(1, int(poll_interval)), key=gate_key(gate, attempt)
+        )
+    finally:
+        _PAUSE_MESSAGE.reset(token)
 
 
 def fired_gates(flow_run_id: str | uuid.UUID | None) -> set[str]:

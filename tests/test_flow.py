@@ -80,6 +80,10 @@ class RunInThread:
             wait_for_gate_form(client, uuid.UUID(self.run_id))  # the form is stored just after the pause
         resume_flow_run(uuid.UUID(self.run_id), run_input={"feedback": "", "spec_yaml": "", **run_input})
 
+    def state_message(self) -> str:
+        with get_client(sync_client=True) as client:
+            return client.read_flow_run(uuid.UUID(self.run_id)).state.message or ""
+
     def form_description(self) -> str:
         """The markdown the UI shows above the Resume form of the gate the run waits at."""
         with get_client(sync_client=True) as client:
@@ -229,6 +233,9 @@ def test_invalid_edited_spec_is_refused_and_the_gate_reopens(tmp_path: Path) -> 
         form = run.form_description()
         assert "edited spec was refused" in form and "problem(s) in the challenge spec" in form
         assert "Checks: passed." in form
+        message = run.state_message()  # the run's state says it too (UI header, `datafactory status`)
+        assert message.startswith("Waiting at gate 1 (problem statement and questions), attempt 1: your edited spec")
+        assert "problem(s) in the challenge spec" in message
         assert not any(n.startswith("design-challenge-attempt-1") for n in _task_states(run.run_id))
         run.answer(decision="approve")
         run.wait_for_gate("gate-2-attempt-0")
