@@ -965,9 +965,15 @@ def render_statement(data: dict, frame: BriefFrame, brief_scenarios: list[str]) 
     kpis = [_in_sentence(k.name) for k in frame.kpis if asked_by(k, data["questions"], [e.what for e in frame.events])]
     measure = f", measure {_join(kpis)}" if kpis else ""
     stakeholder = profile.get("stakeholder") or "management"
+    # a public body has results that improve or fall behind, not a business that gains or loses
+    where = (
+        "results improved or fell behind"
+        if about.lower().startswith("a public body")
+        else "the business gained or lost"
+    )
     ask = (
         f" As the analyst for the {stakeholder}, use the data from {month_label(start)} to {month_label(end)}"
-        f"{measure}, find where the business gained or lost, and recommend what to do."
+        f"{measure}, find where {where}, and recommend what to do."
     )
     return (lead + operates + events + ask).strip()
 

@@ -394,7 +394,7 @@ def _schema(spec: ChallengeSpec, profiles: DatasetProfile, styles, pngs: dict[st
         _table(
             ["Table", "Role", "Rows", "Columns", "Primary key", "Description"],
             rows,
-            [1.3, 0.9, 0.8, 0.9, 1.3, 3.4],
+            [2.0, 0.9, 0.7, 0.7, 1.3, 3.0],
             styles,
         )
     )
