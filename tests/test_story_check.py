@@ -259,3 +259,13 @@ def test_target_pairs_and_closeness() -> None:
     assert target_pairs(["actual_cases", "cases_target"]) == [("cases_target", "actual_cases")]
     assert close_everywhere(pd.Series([100.0, 200.0]), pd.Series([100.5, 199.0]))
     assert not close_everywhere(pd.Series([100.0, 230.0]), pd.Series([100.5, 199.0]))
+
+
+def test_an_answer_of_several_measures_shows_a_difference_when_one_of_them_differs() -> None:
+    yearly = _answer(
+        [[2023, 1200, 5544, 4.62], [2024, 1390, 6463, 4.65]],
+        ["year", "admissions", "patient_days", "alos_days"], "alos_days", ["year"],
+    )  # fmt: skip
+    assert answer_problems(yearly, "table") == []  # ALOS is flat, admissions grew 16%
+    flat = _answer([[2023, 1200, 4.62], [2024, 1201, 4.65]], ["year", "admissions", "alos_days"], "alos_days", ["year"])
+    assert "differs by only" in answer_problems(flat, "table")[0]

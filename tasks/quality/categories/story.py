@@ -412,12 +412,25 @@ def answer_problems(answer: Answer | None, shape: str) -> list[str]:
         return []
     mean = float(values.abs().mean())
     spread = float(values.max() - values.min())
-    if mean > 0 and spread / mean < DIFFERENCE_MIN:
+    if mean > 0 and spread / mean < DIFFERENCE_MIN and not _another_column_differs(frame, answer, measure):
         return [
             f"{qid}: {measure} differs by only {spread / mean:.2%} of its mean across the {len(values)} "
             f"{'/'.join(answer.label_columns)} rows ({values.min():.6g} to {values.max():.6g}): no difference to find"
         ]
     return []
+
+
+def _another_column_differs(frame: pd.DataFrame, answer: Answer, measure: str) -> bool:
+    """An answer of several measures (admissions, patient days and ALOS by year) tells something when one of
+    them differs between its rows, even if the measure the key leads with is flat (ALOS 4.62 to 4.65)."""
+    for column in frame.columns:
+        if column in (measure, *answer.label_columns):
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce").dropna()
+        mean = float(values.abs().mean()) if len(values) >= 2 else 0.0
+        if mean > 0 and float(values.max() - values.min()) / mean >= DIFFERENCE_MIN:
+            return True
+    return False
 
 
 def answer_checks(schema: Schema) -> list[Check]:
