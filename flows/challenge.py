@@ -355,9 +355,17 @@ def _produce(
             docs = None
             with suppress(Exception):  # the defects are the error to report, not the docs
                 docs = wait_for_data_docs(quality.data_docs) if quality.data_docs else None
+            story = quality.report.story_defects
+            story_text = (
+                f" ({story} from the story check: a planted story the data does not show or a sentence it does "
+                "not hold; raise --rows, regenerate, or set DATAFACTORY_STORY_GATE=report to package anyway)"
+                if story
+                else ""
+            )
             raise ChecksFailed(
-                f"quality found {quality.report.unplanned_defects} unplanned defect(s); see the 'quality-report' "
-                f"artifact{f', the data docs in {docs}' if docs else ''}, or run `datafactory validate {work_dir}`"
+                f"quality found {quality.report.unplanned_defects} unplanned defect(s){story_text}; see the "
+                f"'quality-report' artifact{f', the data docs in {docs}' if docs else ''}, or run "
+                f"`datafactory validate {work_dir}`"
             )
     with step("reports"):
         reports = persisted(reports_task, settings)(spec, files, answers, quality.report, work_dir, figures)

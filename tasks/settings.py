@@ -32,12 +32,13 @@ class Settings(BaseSettings):
     output_dir: Path = Field(Path("datafactory-output"), description="runs, packages and work files")
     domains_dir: Path = Field(default_factory=default_domains_dir, description="blueprint library")
     storage: str = Field("", description="'' or a folder for local storage; s3://bucket/prefix for S3")
-    story_gate: Literal["block", "report"] = Field(
-        "report",
-        description="block: story-check defects fail the quality verdict (an automatic run does not package); "
-        "report: they are listed in the report and the PDF but do not fail it (the default until the blueprint "
-        "library passes bench/audit.py)",
+    story_gate: Literal["auto", "block", "report"] = Field(
+        "auto",
+        description="auto: story-check defects fail the quality verdict (an automatic run does not package) when "
+        "the largest fact table has at least story_min_rows rows, and are only reported below that (a planted "
+        "story needs rows to show); block: always fail it; report: list them in the report and the PDF only",
     )
+    story_min_rows: int = Field(3_000, ge=1, description="rows a fact table needs before story checks block")
     s3_endpoint_url: str | None = Field(None, description="custom S3 endpoint (MinIO and similar)")
     s3_region: str | None = None
     gate_poll_seconds: float = Field(2.0, gt=0, description="how often a paused run checks for an answer")

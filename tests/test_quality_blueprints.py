@@ -40,7 +40,7 @@ def _copy(tables):
 
 def _unplanned(report) -> dict[str, list[str]]:
     """Unplanned findings of the eight categories' own rules. Story-check findings are real defects of the
-    blueprints' stories (bench/audit.py counts them; DATAFACTORY_STORY_GATE=block makes them stop a run), not
+    blueprints' stories (bench/audit.py counts them; from DATAFACTORY_STORY_MIN_ROWS rows they stop a run), not
     false alarms of a rule, so they are left out here."""
     return {
         c.category: [f"{f.check_id}: {f.message} e.g. {f.examples[:2]}" for f in c.findings if not f.story]

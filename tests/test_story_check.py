@@ -33,7 +33,8 @@ FIXTURE = Path(__file__).absolute().parent / "fixtures" / "story_shop.yaml"
 
 @pytest.fixture(autouse=True)
 def story_gate_blocks(monkeypatch):
-    """These tests pin the blocking behaviour (DATAFACTORY_STORY_GATE=block); the default only reports."""
+    """These tests pin the blocking behaviour (DATAFACTORY_STORY_GATE=block); by default it blocks only from
+    DATAFACTORY_STORY_MIN_ROWS rows of a fact table (this fixture is smaller)."""
     monkeypatch.setenv("DATAFACTORY_STORY_GATE", "block")
 
 
@@ -121,8 +122,10 @@ def test_a_story_defect_stops_an_automatic_run(spec, clean) -> None:
     assert blocking_defects(report, sample_mode=False)
 
 
-def test_by_default_story_defects_are_reported_without_failing_the_verdict(spec, clean, monkeypatch) -> None:
-    """Until the blueprint library passes bench/audit.py, DATAFACTORY_STORY_GATE defaults to report."""
+def test_by_default_story_defects_block_only_with_enough_rows_to_show_a_story(spec, clean, monkeypatch) -> None:
+    """DATAFACTORY_STORY_GATE defaults to auto: below DATAFACTORY_STORY_MIN_ROWS rows of the largest fact table
+    story defects are reported without failing the verdict; from there on they fail it (bench/audit.py is at 0
+    defects at 3,000 rows)."""
     monkeypatch.delenv("DATAFACTORY_STORY_GATE")
     shifted = _with_texts(_with_texts(spec, "2023", "2019"), "2024", "2020")
     report = run_quality(shifted, clean, gx=False)
@@ -132,6 +135,10 @@ def test_by_default_story_defects_are_reported_without_failing_the_verdict(spec,
     tables = _copy(clean)
     tables["sales"]["quantity"] = -5  # a non-story defect still fails it
     assert run_quality(spec, tables, gx=False).verdict == "fail"
+    facts = max(len(clean[t.name]) for t in spec.tables if t.role == "fact")
+    monkeypatch.setenv("DATAFACTORY_STORY_MIN_ROWS", str(facts))  # the same data counted as large enough
+    large = run_quality(shifted, clean, gx=False)
+    assert large.story_gate == "block" and large.verdict == "fail"
 
 
 def test_years_the_data_does_not_hold_are_a_story_defect(spec, clean) -> None:

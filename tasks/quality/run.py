@@ -90,7 +90,8 @@ def run_quality(
         if ctx is not None:
             ctx.close()
         con.close()
-    report = build_report(checks, measured, success, issue_log, present, seconds, gx_seconds)
+    blocks = story_blocks(spec, rows)
+    report = build_report(checks, measured, success, issue_log, present, seconds, gx_seconds, story_blocks=blocks)
     if not gx:
         report.engine = "basic (each check's own rule, GX not run)"
     elif data_docs_dir is not None:  # rendered by now, or being rendered in the background
@@ -159,6 +160,16 @@ def _explains(check: Check, entries: list[IssueLogEntry], measured: Measured) ->
     return True
 
 
+def story_blocks(spec: ChallengeSpec, rows: Mapping[str, int]) -> bool:
+    """Do story-check defects fail the verdict? ``DATAFACTORY_STORY_GATE``: block, report, or auto (block once the
+    largest fact table has ``DATAFACTORY_STORY_MIN_ROWS`` rows; 300 rows cannot show a 25% fill-rate dip)."""
+    settings = get_settings()
+    if settings.story_gate != "auto":
+        return settings.story_gate == "block"
+    facts = [rows.get(t.name, 0) for t in spec.tables if t.role == "fact"] or list(rows.values()) or [0]
+    return max(facts) >= settings.story_min_rows
+
+
 def build_report(
     checks: list[Check],
     measured: dict[str, Measured],
@@ -167,13 +178,16 @@ def build_report(
     present: dict[int, bool],
     seconds: dict[str, float],
     gx_seconds: float,
+    *,
+    story_blocks: bool | None = None,
 ) -> QualityReport:
     """Turn metrics and GX verdicts into the report (planted findings apart from unplanned defects).
 
-    Story-check defects fail the verdict only when ``DATAFACTORY_STORY_GATE=block``; by default they are
+    Story-check defects fail the verdict when ``story_blocks`` (see ``story_blocks()``); otherwise they are
     reported (in their category, in ``story_defects`` and the PDF) without stopping the run.
     """
-    story_blocks = get_settings().story_gate == "block"
+    if story_blocks is None:
+        story_blocks = get_settings().story_gate == "block"
     present_entries = [e for i, e in enumerate(issue_log) if present.get(i, False)]
     groups: dict[tuple[str, str | None, str], list[int]] = defaultdict(list)
     for i, entry in enumerate(issue_log):
