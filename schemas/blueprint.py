@@ -5,9 +5,24 @@ Blueprints are data (``domains/*.yaml``); the designer has no per-domain code.
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from schemas.spec import ChallengeSpec, Generator, QuestionSpec, _StrictModel
+
+
+class ProblemStatement(_StrictModel):
+    """A problem-statement template and the planted scenarios its sentences describe: it is used only when
+    each of them is planted (a statement about a competitor in mid-2024 must not outlive that scenario)."""
+
+    text: str = Field(min_length=20, description="template; {company} is replaced")
+    tells: list[str] = Field(default_factory=list, description="names of the spec's scenarios the text describes")
+
+
+def _statements(value: object) -> object:
+    # a plain string is a statement that describes no scenario in particular
+    if isinstance(value, list):
+        return [{"text": v} if isinstance(v, str) else v for v in value]
+    return value
 
 
 class LocaleVariant(_StrictModel):
@@ -29,7 +44,10 @@ class LocaleVariant(_StrictModel):
     questions: list[QuestionSpec] = Field(
         default_factory=list, description="questions replacing the spec's question of the same id (e.g. in crore)"
     )
-    problem_statements: list[str] = Field(default_factory=list, description="templates; {company} is replaced")
+    problem_statements: list[ProblemStatement] = Field(
+        default_factory=list, description="templates ({company} is replaced) replacing the blueprint's, in order"
+    )
+    _statement_texts = field_validator("problem_statements", mode="before")(_statements)
 
 
 class Blueprint(_StrictModel):
@@ -39,10 +57,26 @@ class Blueprint(_StrictModel):
     keywords: list[str] = Field(min_length=3, description="words and phrases a brief about this domain uses")
     company_names: list[str] = Field(min_length=1)
     stakeholders: list[str] = Field(min_length=1)
-    problem_statements: list[str] = Field(min_length=1, description="templates; {company} is replaced")
+    problem_statements: list[ProblemStatement] = Field(
+        min_length=1, description="templates ({company} is replaced), each with the scenarios it describes"
+    )
     question_count: tuple[int, int] = (8, 12)
     locales: dict[str, LocaleVariant] = Field(default_factory=dict)
     spec: ChallengeSpec
+
+    _statement_texts = field_validator("problem_statements", mode="before")(_statements)
+
+    @model_validator(mode="after")
+    def validate_statements_tell_known_scenarios(self) -> Blueprint:
+        known = {s.name for s in self.spec.scenarios}
+        for i, statement in enumerate(self.problem_statements):
+            unknown = [name for name in statement.tells if name not in known]
+            if unknown:
+                raise ValueError(
+                    f"problem_statements[{i}].tells names {unknown}, which are not scenarios of the spec "
+                    f"(they are: {sorted(known)})"
+                )
+        return self
 
     @model_validator(mode="after")
     def validate_question_count_fits(self) -> Blueprint:

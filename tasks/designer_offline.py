@@ -44,8 +44,10 @@ from tasks.variation import (
     plan_removal,
     renumber_questions,
     set_window,
+    shift_text_years,
     shift_years,
     try_removal,
+    year_range,
 )
 
 # words that point a brief to India; anything else is en_US (geography, not domain knowledge)
@@ -271,7 +273,7 @@ def vary_blueprint(
     names = (local.company_names if local and local.company_names else None) or bp.company_names
     company = rng.choice(names)
     profile["company"] = {"name": company, "profile": profile["company"].get("profile", "") or f"Brief: {brief}"}
-    profile["problem_statement"] = rng.choice(bp.problem_statements).format(company=company).strip()
+    profile["problem_statement"] = rng.choice(bp.problem_statements).text.format(company=company).strip()
     profile["stakeholder"] = rng.choice(bp.stakeholders)
     profile["id"] = challenge_id(frame, bp.domain, seed, variant)
     profile["title"] = f"{company}: {bp.title.lower()} analysis"
@@ -283,8 +285,10 @@ def vary_blueprint(
     dated = frame.window is not None or any(e.start for e in frame.events) or frame.fiscal_year is not None
     if dated:
         notes += shape.shape_window(data, frame, today or dt.date.today())
-    elif shift:  # a composed spec's window is already the brief's (or the last two years)
-        notes += shift_years(data, rng.choice(YEAR_SHIFTS))
+    moved = 0
+    if not dated and shift:  # a composed spec's window is already the brief's (or the last two years)
+        moved = rng.choice(YEAR_SHIFTS)
+        notes += shift_years(data, moved)
     jitter_weights(data, rng)
     notes += shape.shape_identity(data, frame)
     notes += shape.shape_places(data, frame)
@@ -304,10 +308,37 @@ def vary_blueprint(
     notes += drop_unasked_scenarios(data)
     if shape.has_facts(frame):
         profile["problem_statement"] = shape.render_statement(data, frame, [n for n in from_brief if n not in before])
+    else:
+        notes += fit_statement(data, bp, locale, moved, frame)
     planted = ", ".join(s["name"] for s in data.get("scenarios", [])) or "none"
     company = profile["company"]["name"]
     notes.append(f"variation: company {company}, scenarios planted: {planted}, {len(data['questions'])} questions")
     return data, notes
+
+
+def fit_statement(data: dict, bp: Blueprint, locale: str | None, moved: int, frame: BriefFrame) -> list[str]:
+    """A problem statement that tells only planted stories: the current one when every scenario it describes
+    is planted, else the blueprint's statement that tells the most planted ones and nothing else, else one
+    rendered from the spec's fields. ``moved``: the years the window was shifted (the template's years move too)."""
+    local = bp.locales.get(locale) if locale else None
+    pool = (local.problem_statements if local and local.problem_statements else None) or bp.problem_statements
+    profile = data["challenge"]
+    planted = {s["name"] for s in data.get("scenarios", [])}
+    low, high = year_range(data)
+
+    def text_of(statement) -> str:
+        text = statement.text.format(company=profile["company"]["name"]).strip()
+        return shift_text_years(text, moved, low - moved, high - moved) if moved else text
+
+    current = next((st for st in pool if text_of(st) == profile["problem_statement"]), None)
+    if current is not None and set(current.tells) <= planted:
+        return []
+    fitting = sorted((st for st in pool if set(st.tells) <= planted), key=lambda st: -len(st.tells))
+    if fitting:
+        profile["problem_statement"] = text_of(fitting[0])
+        return ["problem statement: another of the blueprint's, telling only the planted scenarios"]
+    profile["problem_statement"] = shape.render_statement(data, frame, sorted(planted))
+    return ["problem statement: written from the spec (the blueprint's describe scenarios not planted)"]
 
 
 # --------------------------------------------------------------------------- feedback

@@ -462,7 +462,8 @@ def blueprint_texts(bp: Blueprint) -> list[tuple[str, str]]:
     texts += [("question", q.text) for q in spec.questions]
     for scenario in spec.scenarios:
         texts += [("scenario", _name_words(scenario.name)), ("scenario", scenario.description)]
-    statements = [*bp.problem_statements, spec.challenge.problem_statement, spec.challenge.company.profile]
+    statements = [st.text for st in bp.problem_statements]
+    statements += [spec.challenge.problem_statement, spec.challenge.company.profile]
     texts += [("statement", s.replace("{company}", " ")) for s in statements]
     return texts
 

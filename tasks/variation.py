@@ -33,7 +33,7 @@ from tasks.schema_check import resolve_references
 YEAR_SHIFTS = (-2, -1, 0)  # whole-year moves of the time window a variation may draw
 WEIGHT_JITTER = 0.15  # sigma of the lognormal factor applied to categorical weights
 _ISO = re.compile(r"^(\d{4})(-\d{2}(?:-\d{2})?)(.*)$", re.S)
-_TEXT_YEAR = re.compile(r"(?<![\d-])((?:19|20)\d{2})(?![\d])")
+_TEXT_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")  # "mid-2024" and "2023-2024" move too
 _QUOTED_DATE = re.compile(r"(['\"])(\d{4})(-\d{2}-\d{2}[^'\"]*)\1")
 
 # --------------------------------------------------------------------------- time shift
@@ -211,7 +211,7 @@ def apply_locale(data: dict, blueprint: Blueprint, locale: str) -> list[str]:
     data["questions"] = [by_id.get(q["id"], q) for q in data["questions"]]
     if local.problem_statements:
         company = profile["company"]["name"]
-        profile["problem_statement"] = local.problem_statements[0].format(company=company).strip()
+        profile["problem_statement"] = local.problem_statements[0].text.format(company=company).strip()
     return [f"locale {locale}: currency {local.currency}"]
 
 

@@ -207,3 +207,31 @@ def test_the_challenge_id_names_the_brief_s_company_or_else_the_domain() -> None
     named = BriefFrame(brief="x", company=CompanyFact(name="Jyoti Telecom", source="Jyoti Telecom"))
     assert challenge_id(named, "telecom", 7) == "jyoti-telecom-7"
     assert challenge_id(BriefFrame(brief="x"), "retail_ecommerce", 11, variant=2) == "retail-ecommerce-11-v2"
+
+
+def test_a_statement_that_tells_a_story_not_planted_gives_way_to_one_that_does_not() -> None:
+    """A statement about a competitor 'in mid-2024' must not outlive that scenario; its years move with the window."""
+    from schemas.blueprint import ProblemStatement
+    from schemas.brief import BriefFrame
+    from schemas.serialize import spec_to_data
+    from tasks.designer_offline import fit_statement
+    from tasks.domains import get_blueprint
+    from tasks.variation import shift_years
+
+    bp = get_blueprint("hospitality")
+    told = ProblemStatement(text="{company} lost business travellers to a competitor in mid-2024.",
+                            tells=["business_hotel_competitor"])  # fmt: skip
+    plain = ProblemStatement(text="{company} wants a revenue review of 2024 before next year's budget.")
+    bp = bp.model_copy(update={"problem_statements": [told, plain], "locales": {}})
+    data = spec_to_data(bp.spec)
+    data["scenarios"] = [s for s in data["scenarios"] if s["name"] != "business_hotel_competitor"]
+    data["challenge"]["company"]["name"] = "Silverpine"
+    data["challenge"]["problem_statement"] = "Silverpine lost business travellers to a competitor in mid-2024."
+    shift_years(data, -3)
+    notes = fit_statement(data, bp, None, -3, BriefFrame(brief="x"))
+    expected = "Silverpine wants a revenue review of 2021 before next year's budget."
+    assert data["challenge"]["problem_statement"] == expected
+    assert notes and "planted" in notes[0]
+    bp_only_told = bp.model_copy(update={"problem_statements": [told]})
+    fit_statement(data, bp_only_told, None, -3, BriefFrame(brief="x"))
+    assert "competitor" not in data["challenge"]["problem_statement"]  # written from the spec instead
