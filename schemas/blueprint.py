@@ -69,13 +69,17 @@ class Blueprint(_StrictModel):
     @model_validator(mode="after")
     def validate_statements_tell_known_scenarios(self) -> Blueprint:
         known = {s.name for s in self.spec.scenarios}
-        for i, statement in enumerate(self.problem_statements):
-            unknown = [name for name in statement.tells if name not in known]
-            if unknown:
-                raise ValueError(
-                    f"problem_statements[{i}].tells names {unknown}, which are not scenarios of the spec "
-                    f"(they are: {sorted(known)})"
-                )
+        places = [("problem_statements", self.problem_statements)] + [
+            (f"locales.{name}.problem_statements", local.problem_statements) for name, local in self.locales.items()
+        ]
+        for where, statements in places:
+            for i, statement in enumerate(statements):
+                unknown = [name for name in statement.tells if name not in known]
+                if unknown:
+                    raise ValueError(
+                        f"{where}[{i}].tells names {unknown}, which are not scenarios of the spec "
+                        f"(they are: {sorted(known)})"
+                    )
         return self
 
     @model_validator(mode="after")

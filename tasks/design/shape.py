@@ -573,6 +573,13 @@ _FALLING = re.compile(r"\b(fell|fall|falls|drop|dropped|declin\w*|lower|worse|sl
 _CASE_VALUE = re.compile(r"CASE\s+WHEN\s+(?:\w+\.)?(\w+)\s*=\s*'([^']+)'", re.I)
 
 
+def _clause_of(text: str, words: str) -> str:
+    """The clause of ``text`` that holds ``words``: in "cancellations rose and new sign-ups slowed" the
+    cancellations rose; the slowing is the sign-ups'."""
+    clauses = re.split(r"[.?!;,]|\b(?:and|but|while|whereas)\b", text)
+    return next((c for c in clauses if words.lower() in c.lower()), "")
+
+
 def _sentence_of(text: str, words: str) -> int | None:
     sentences = re.split(r"(?<=[.?!])\s+", text)
     return next((i for i, sentence in enumerate(sentences) if words.lower() in sentence.lower()), None)
@@ -607,8 +614,7 @@ def kpi_effect(data: dict, event: EventFact, kpis: list[KpiFact], brief: str) ->
             for table, date_column in dated.values():
                 spec_column = next((c for c in table["columns"] if c["name"] == column), None)
                 if value in _category_values((spec_column or {}).get("generator", {})):
-                    sentence = re.split(r"(?<=[.?!])\s+", brief)[near]
-                    multiplier = 0.6 if _FALLING.search(sentence) else 1.6
+                    multiplier = 0.6 if _FALLING.search(_clause_of(brief, kpi.source)) else 1.6
                     effect = {"kind": "shift_weights", "column": column, "multipliers": {value: multiplier}}
                     return table, effect, date_column
     return None
@@ -657,7 +663,10 @@ def plant_event(
     name = _slug(f"{event.what} {at:%Y %m}", 60)
     # a promotion lasts its own dates; a price change, launch, crisis or rival stays in the data from then on
     until = min(event.end or end, end) if _temporary(event) else end
-    moves_kpi = kpi_effect(data, event, list(kpis), brief)
+    # a price change shows in the price (its side effects in shaping.yaml move the KPI); other kinds have no
+    # measure of their own, so the KPI the brief asks about beside them is what they move
+    direct = (lex.event_kinds.get(event.kind) or {}).get("effect") == "scale"
+    moves_kpi = None if direct else kpi_effect(data, event, list(kpis), brief)
     if moves_kpi is not None and scored and scored[0][0] > 0:
         best = next(s for s in data["scenarios"] if s["name"] == scored[0][1])
         if best["effect"].get("column") != moves_kpi[1]["column"]:
@@ -956,11 +965,20 @@ def render_statement(data: dict, frame: BriefFrame, brief_scenarios: list[str]) 
     where = f" in {_join(named)}" if named else (f" in {len(cities)} cities" if frame.geography.city_count else "")
     operates = f" It has {_join(sizes)}{where}." if sizes else (f" It works{where}." if where else "")
     by_name = {s["name"]: s for s in data.get("scenarios", [])}
-    happened = list(dict.fromkeys(by_name[n]["description"].split(":")[0] for n in brief_scenarios if n in by_name))
+    described = [by_name[n]["description"].strip() for n in brief_scenarios if n in by_name]
+    # a brief event's description starts with its name ("Membership price increase in January 2024: ..."); a
+    # blueprint story's is a sentence of its own
+    happened = list(dict.fromkeys(d.split(":")[0] for d in described if ":" in d))
+    stories = [d.rstrip(".") for d in described if ":" not in d]
     events = ""
     if happened:
         listed = [happened[0], *(_in_sentence(h) for h in happened[1:])]
         events = f" Key event{'s' if len(happened) > 1 else ''}: {_join(listed)}."
+    if stories:
+        # told as what the team believes, for the learner to test, not as the answer
+        beliefs = ", and that ".join(_in_sentence(story) for story in stories)
+        test = "these beliefs" if len(stories) > 1 else "this"
+        events += f" The management team believes that {beliefs}; test {test}."
     start, end = _window(data)
     kpis = [_in_sentence(k.name) for k in frame.kpis if asked_by(k, data["questions"], [e.what for e in frame.events])]
     measure = f", measure {_join(kpis)}" if kpis else ""
