@@ -313,3 +313,11 @@ def test_a_kpi_the_brief_says_fell_is_planted_falling() -> None:
     table, effect, date_column = kpi_effect(data, frame.events[0], frame.kpis, brief)
     assert (table["name"], date_column) == ("dim_account", "signup_date")
     assert effect == {"kind": "shift_weights", "column": "trial_outcome", "multipliers": {"Converted": 0.6}}
+
+
+def test_a_kpi_s_direction_is_read_in_its_own_clause() -> None:
+    from tasks.design.shape import _FALLING, _clause_of
+
+    brief = "After a membership price increase in January 2024, cancellations rose and new sign-ups slowed."
+    assert not _FALLING.search(_clause_of(brief, "cancellations"))  # rose: the slowing is the sign-ups'
+    assert _FALLING.search(_clause_of(brief, "new sign-ups"))
