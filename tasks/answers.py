@@ -1572,17 +1572,23 @@ def _choose_target(
             prefers = 2 if _RATE_NAME.search(column) else int(not is_relative)
         else:
             prefers = int(is_relative)
+        if _CHANGE_NAME.search(column):
+            prefers = -1  # a month-over-month change is not where an effect's size shows
         own = column in (seg_cols or [])
+        size = abs(moved or 0.0)
         scored.append(
             (
                 direction is not None,
                 own,
+                # a column the strengthened effect leaves (nearly) unmoved cannot show it (tickets per day under
+                # a price cut), however pure its formula
+                not largest or size >= 0.25 * largest,
                 _pure(column, projections, aliases, signs, table_columns),
                 # the columns the strengthened effect moves (nearly) most show it best; among those a rate beats
                 # its count (matched -7.8% beside match_rate_pct -7.5% moved alike: the rate carries a scale)
-                abs(moved or 0.0) >= 0.75 * largest,
+                size >= 0.75 * largest,
                 prefers,
-                abs(moved or 0.0),
+                size,
                 column == measure,
                 -position,
                 column,
@@ -1590,9 +1596,74 @@ def _choose_target(
             )
         )
     best = max(scored)
-    if best[0] or best[1]:
+    if best[0] or best[1]:  # a direction, or the segment's own column
         return best[-2], best[-1]
-    return (relative[0] if relative else measure or numeric[0]), None
+    target = _fallback_target(
+        scenario, spec, numeric, measure, relative, projections, aliases, signs, table_columns, units
+    )
+    return target, None
+
+
+def _derived_from(spec: ChallengeSpec, scenario: ScenarioSpec) -> set[str]:
+    """The effect's column and every column of its table derived from it, directly or through others."""
+    from schemas.expressions import expression_names
+    from schemas.spec import DerivedGenerator
+
+    column = getattr(scenario.effect, "column", None)
+    table = next((t for t in spec.tables if t.name == scenario.table), None)
+    if column is None or table is None:
+        return set()
+    found = {column}
+    derived = [c for c in table.columns if isinstance(c.generator, DerivedGenerator)]
+    grew = True
+    while grew:
+        grew = False
+        for c in derived:
+            if c.name not in found and expression_names(c.generator.expression) & found:
+                found.add(c.name)
+                grew = True
+    return found
+
+
+def _fallback_target(
+    scenario: ScenarioSpec,
+    spec: ChallengeSpec,
+    numeric: list[str],
+    measure: str | None,
+    relative: list[str],
+    projections: dict[str, exp.Expression],
+    aliases: dict[str, exp.Expression],
+    signs: dict[str, int] | None,
+    table_columns: set[str],
+    units: dict[str, str],
+) -> str:
+    """No column's direction is known: a volume shows in counts and rates per period, a scale or a shift in the
+    relative columns computed from what it changes (avg_ticket under a price cut, not tickets per day); a
+    month-over-month change column is never it."""
+    levels = [c for c in numeric if not _CHANGE_NAME.search(c)] or numeric
+    if scenario.effect.kind == "volume":
+        rates = [c for c in levels if _RATE_NAME.search(c)]
+        counts = [c for c in levels if c not in relative]
+        return (rates or counts or levels)[0]
+    moved = set(signs or {}) | _derived_from(spec, scenario)
+
+    def reads_moved(column: str) -> bool:
+        expression = projections.get(column)
+        if expression is None:
+            return False
+        read = {n.name for n in _lineage(expression, aliases) if isinstance(n, exp.Column)} & table_columns
+        return bool(read & moved)
+
+    table = next((t for t in spec.tables if t.name == scenario.table), None)
+    effect_column = table.column(getattr(scenario.effect, "column", "")) if table else None
+    unit = effect_column.unit if effect_column is not None else None
+    # what the effect changes, else a relative column in its unit (a price cut shows in the average ticket)
+    ranked = (
+        [c for c in levels if c in relative and reads_moved(c)]
+        or [c for c in levels if c in relative and unit and units.get(c) == unit]
+        or [c for c in levels if c in relative]
+    )
+    return ranked[0] if ranked else (measure if measure in levels else levels[0])
 
 
 def _pure(

@@ -439,3 +439,14 @@ def test_a_lagged_baseline_column_is_not_the_question_s_measure() -> None:
     )
     columns = ["month", "admissions", "same_month_last_year"]
     assert _pick_measure(question, columns, ["date", "int", "float"], ["month"]) == "admissions"
+
+
+def test_with_no_known_direction_a_volume_shows_in_counts_never_in_a_month_over_month_change(retail_spec) -> None:
+    from tasks.answers import _fallback_target
+
+    surge = next(s for s in retail_spec.scenarios if s.effect.kind == "volume")
+    picked = _fallback_target(
+        surge, retail_spec, ["emergency_admissions", "mom_change_pct"], "emergency_admissions",
+        ["mom_change_pct"], {}, {}, None, set(), {},
+    )  # fmt: skip
+    assert picked == "emergency_admissions"
