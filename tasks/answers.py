@@ -398,6 +398,9 @@ def _unit_of(
         return next(iter(found)) if len(found) == 1 else None
     if depth > 6:
         return None
+    ratio = _per_unit(expression, spec_units, aliases, depth)
+    if ratio is not None:
+        return ratio or None
     if any(isinstance(node, exp.Count) for node in _value_nodes(expression)):
         return "count"
     found: set[str] = set()
@@ -414,6 +417,25 @@ def _unit_of(
         return "count"  # SUM(CASE WHEN ... THEN 1 ELSE 0 END) counts rows
     if len(found) == 1 and not has_ratio:
         return next(iter(found)) or None
+    return None
+
+
+def _per_unit(
+    expression: exp.Expression, spec_units: dict[str, set[str]], aliases: dict[str, exp.Expression], depth: int
+) -> str | None:
+    """A quantity per something keeps the quantity's unit: money per ticket (SUM(net_sales) / COUNT(*)) or per
+    cover is money, minutes per visit are minutes. None when ``expression`` is no such ratio; "" when it is a
+    ratio without a unit (money over money)."""
+    while isinstance(expression, (exp.Round, exp.Cast, exp.Paren)):
+        expression = expression.this
+    if not isinstance(expression, exp.Div):
+        return None
+    top = _unit_of("", expression.this, spec_units, aliases, depth + 1)
+    bottom = _unit_of("", expression.expression, spec_units, aliases, depth + 1)
+    if top and findings.is_money(top):
+        return "" if bottom and findings.is_money(bottom) else top
+    if top and top not in ("count", "%") and bottom in (None, "count"):
+        return top
     return None
 
 

@@ -450,3 +450,16 @@ def test_with_no_known_direction_a_volume_shows_in_counts_never_in_a_month_over_
         ["mom_change_pct"], {}, {}, None, set(), {},
     )  # fmt: skip
     assert picked == "emergency_admissions"
+
+
+def test_a_quantity_per_something_keeps_the_quantity_s_unit(retail_spec) -> None:
+    from tasks.answers import result_units
+
+    money = next(c.name for t in retail_spec.tables for c in t.columns if c.unit == retail_spec.challenge.currency)
+    table = next(t.name for t in retail_spec.tables if any(c.name == money for c in t.columns))
+    sql = (
+        f"SELECT ROUND(SUM({money}) / COUNT(*), 2) AS per_row, COUNT(*) AS n, "
+        f"ROUND(SUM({money}) / SUM({money}), 2) AS r FROM {table}"
+    )
+    units = result_units(retail_spec, sql, ["per_row", "n", "r"])
+    assert units["per_row"] == retail_spec.challenge.currency and units["n"] == "count" and "r" not in units
