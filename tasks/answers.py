@@ -1443,6 +1443,7 @@ def check_scenario(
     unit = units.get(target)
     # 1. period rows: the segment inside vs outside the window
     windowed = scenario.condition.start is not None or scenario.condition.end is not None
+    period_rows = windowed
     # a count over periods of unequal length compares per day, over the days the query keeps
     kept = _kept_days(tree)
     per_day = (
@@ -1462,8 +1463,10 @@ def check_scenario(
             values = pd.to_numeric(frame[target], errors="coerce").astype(float)
             unit = units.get(target)
         else:
-            windowed = False
-    for period in periods if windowed else []:
+            # its period rows cannot be compared fairly; a pair of columns over the same months of two years
+            # (transactions_prev_year beside transactions_last_year) still can
+            period_rows = False
+    for period in periods if period_rows else []:
         case_days = _case_days(projections, aliases, period)
         step = _date_step(frame[period]) if kind[period] in {"date", "datetime"} else None
         year = _calendar_year(kept, spec)

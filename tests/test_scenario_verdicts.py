@@ -71,6 +71,9 @@ def _linked(packages, domain: str | tuple[str, int, str], scenario: str):
         ("hr_workforce", "hiring_freeze_h1_2024"),  # hires of this year and last as columns, by month number
         ("insurance", "motor_rate_increase"),  # premium (the scaled column), not the noisier loss ratio
         ("insurance", "south_storm_home_claims"),  # quarter numbers of the one year the query keeps
+        (("banking_cards", 6, "en_US"), "summer_travel_boom"),  # the same summer months of two years, as columns
+        (("healthcare", 6, "en_US"), "winter_respiratory_surge"),  # a monthly total beside its MoM change
+        (("restaurant", 8, "en_IN"), "lunch_combo_discount"),  # a price cut shows in the average ticket
         ("consumer_goods", "north_fill_rate_crisis"),  # fill rate by region and EXTRACT(QUARTER ...) of one year
     ],
 )
