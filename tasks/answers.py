@@ -495,21 +495,18 @@ def _pick_measure(question: QuestionSpec, columns: list[str], types: list[str], 
     candidates = _numeric_measures(columns, types, labels)
     if not candidates:
         return None
-    try:
-        tree = sqlglot.parse_one(question.sql, read="duckdb")
-        order = tree.args.get("order")
-        for ordered in order.expressions if order else []:
-            key = ordered.this
-            if isinstance(key, exp.Column) and key.name in candidates:
-                return key.name
-    except sqlglot.errors.ParseError:
-        pass
+    tree = _parse_sql(question.sql)
+    order = tree.args.get("order") if tree is not None else None
+    for ordered in order.expressions if order else []:
+        key = ordered.this
+        if isinstance(key, exp.Column) and key.name in candidates:
+            return key.name
     words = set(re.findall(r"[a-z]+", question.text.lower()))
 
     def mentions(column: str) -> int:
         return sum(part in words for part in column.lower().split("_"))
 
-    _, projections = _sql_parts(_parse_sql(question.sql))
+    _, projections = _sql_parts(tree)
     # a LAG/LEAD column is the comparison's baseline (same_month_last_year), not what the question measures
     shifted = {c for c, e in projections.items() if e.find(exp.Lag, exp.Lead) is not None}
     absolute = [c for c in candidates if not _RELATIVE_NAME.search(c)] or candidates
@@ -1631,7 +1628,7 @@ def _choose_target(
 
 def _derived_from(spec: ChallengeSpec, scenario: ScenarioSpec) -> set[str]:
     """The effect's column and every column of its table derived from it, directly or through others."""
-    from schemas.expressions import expression_names
+    from schemas.dependencies import column_dependencies
     from schemas.spec import DerivedGenerator
 
     column = getattr(scenario.effect, "column", None)
@@ -1644,7 +1641,7 @@ def _derived_from(spec: ChallengeSpec, scenario: ScenarioSpec) -> set[str]:
     while grew:
         grew = False
         for c in derived:
-            if c.name not in found and expression_names(c.generator.expression) & found:
+            if c.name not in found and column_dependencies(c.generator) & found:
                 found.add(c.name)
                 grew = True
     return found
@@ -1673,11 +1670,7 @@ def _fallback_target(
     moved = set(signs or {}) | _derived_from(spec, scenario)
 
     def reads_moved(column: str) -> bool:
-        expression = projections.get(column)
-        if expression is None:
-            return False
-        read = {n.name for n in _lineage(expression, aliases) if isinstance(n, exp.Column)} & table_columns
-        return bool(read & moved)
+        return bool(_table_columns_read(column, projections, aliases, table_columns) & moved)
 
     table = next((t for t in spec.tables if t.name == scenario.table), None)
     effect_column = table.column(getattr(scenario.effect, "column", "")) if table else None
@@ -1699,11 +1692,20 @@ def _pure(
     table_columns: set[str],
 ) -> bool:
     """Whether a result column is computed from the effect's columns alone (premium, not premium and claims)."""
-    expression = projections.get(column)
-    if expression is None or not signs:
+    if not signs:
         return False
-    read = {n.name for n in _lineage(expression, aliases) if isinstance(n, exp.Column)} & table_columns
+    read = _table_columns_read(column, projections, aliases, table_columns)
     return bool(read) and read <= set(signs)
+
+
+def _table_columns_read(
+    column: str, projections: dict[str, exp.Expression], aliases: dict[str, exp.Expression], table_columns: set[str]
+) -> set[str]:
+    """The spec columns a result column is computed from, followed through aliases and CTEs."""
+    expression = projections.get(column)
+    if expression is None:
+        return set()
+    return {n.name for n in _lineage(expression, aliases) if isinstance(n, exp.Column)} & table_columns
 
 
 def _window_pair(
