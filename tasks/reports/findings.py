@@ -274,8 +274,9 @@ def focus(answer: Answer) -> str | None:
         rates = [c for c in _numeric(answer) if re.search(r"(^|_)per_\d", c)]
         if rates and measure not in rates:
             return rates[0]
-    if measure and re.search(r"\btarget\b", answer.question, re.IGNORECASE) and target_pair(answer):
-        actual, _ = target_pair(answer)  # "did it reach its target": the actual beside its target, not the gap
+    pair = target_pair(answer) if measure and re.search(r"\btarget\b", answer.question, re.IGNORECASE) else None
+    if pair:
+        actual, _ = pair  # "did it reach its target": the actual beside its target, not the gap
         if _CHANGE_NAME.search(measure) or re.search(r"(gap|shortfall|variance)", measure, re.IGNORECASE):
             return actual
     return measure
@@ -681,6 +682,11 @@ def _measure_name(answer: Answer, column: str) -> str:
     return name
 
 
+def _without_unit(text: str, unit: str | None) -> str:
+    """The first number of a range without its unit word, said once at the end: "297 to 391 admissions"."""
+    return text.removesuffix(f" {unit}") if unit else text
+
+
 def _values(table: _Table, column: str) -> pd.Series:
     return pd.to_numeric(table.frame[column], errors="coerce")
 
@@ -829,9 +835,7 @@ def _trend(answer: Answer, table: _Table, periods: list[str], measure: str) -> l
     def when(position: int) -> str:
         return " ".join(_period_text(table, c, data[c].iloc[position]) for c in _year_last(periods))
 
-    start_value = _value_text(measure, first, table, compact=True)
-    if unit and not is_money(unit) and unit != "%":
-        start_value = start_value.removesuffix(f" {unit}")  # "297 to 391 admissions"
+    start_value = _without_unit(_value_text(measure, first, table, compact=True), unit)
 
     start, end = when(0), when(-1)
     name = _measure_name(answer, measure)
@@ -987,8 +991,7 @@ def _before_after(answer: Answer, table: _Table, periods: list[str]) -> Finding:
     high_word = "rose the most" if change[hi] > 0 else "fell the least"
 
     def moved(row: int) -> str:
-        start, end = fmt(a[row], unit, compact=True), fmt(b[row], unit, compact=True)
-        start = start.removesuffix(f" {unit}")  # "74.5 to 56.4 memberships"
+        start, end = _without_unit(fmt(a[row], unit, compact=True), unit), fmt(b[row], unit, compact=True)
         return f"{fmt(change[row], '%', signed=True)}, {start} to {end}"
 
     text = (
@@ -1226,7 +1229,7 @@ def chart_data(answer: Answer, shape: Shape | None = None) -> ChartData | None:
             data.append(round_or_nan(shares[order[limit:]].sum()))
         return ChartData(cats, {share_label(answer, measure): data}, "%")
     # ranking: largest first (drawn top to bottom), at most MAX_CATEGORIES
-    ascending = bool(re.search(r"\b(lowest|least|bottom|worst|fewest|slowest)\b", answer.question, re.IGNORECASE))
+    ascending = bool(_ASKS_LOWEST.search(answer.question))
     order = values.sort_values(ascending=ascending, kind="stable", na_position="last").index.tolist()
     shown = order[:MAX_CATEGORIES]
     return ChartData(
