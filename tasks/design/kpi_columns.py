@@ -21,7 +21,7 @@ import yaml
 from schemas.brief import KpiFact
 from schemas.errors import SpecError
 from tasks.design.brief_reader import load_lexicon
-from tasks.design.kpi_questions import asked_by, same_result
+from tasks.design.kpi_questions import asked_by, same_question
 from tasks.settings import get_settings
 
 STATUS_BASE = "Completed"
@@ -183,7 +183,7 @@ def add_kpis(
             continue
         local = {**words, "kpi_name": display_name(kpi.name), "kpi_key": kpi.key}
         sql = fill_template(recipe["sql"], local, strict=False)
-        if same := next((q for q in [*asked, *questions] if same_result(q["sql"], sql)), None):
+        if same := same_question(sql, [*asked, *questions]):
             # a cinema's "visits" and "tickets sold" are one count: one question, not two identical ones
             notes.append(f"KPI {kpi.name}: computed by the question '{same['text']}'")
             continue

@@ -270,8 +270,14 @@ def kpi_question(data: dict, kpi: KpiFact) -> dict | None:
 def same_result(a: str, b: str) -> bool:
     """Do two questions compute one result? Equal once aliases and ``x IS NOT NULL`` filters are set aside
     (a grouped count skips NULL periods either way)."""
-    key_a, key_b = _query_key(a), _query_key(b)
-    return key_a is not None and key_a == key_b
+    key_a = _query_key(a)
+    return key_a is not None and key_a == _query_key(b)
+
+
+def same_question(sql: str, questions: list[dict]) -> dict | None:
+    """The first of ``questions`` that computes what ``sql`` computes (``same_result``), its key built once."""
+    key = _query_key(sql)
+    return None if key is None else next((q for q in questions if _query_key(q["sql"]) == key), None)
 
 
 def _query_key(sql: str) -> str | None:
@@ -301,7 +307,7 @@ def ask_kpis(data: dict, kpis: list[KpiFact], events: list[str] = ()) -> list[st
         if question is None:
             notes.append(f"KPI {kpi.name} ({kpi.formula}): the tables hold none of its parts; no question asks it")
             continue
-        if same := next((q for q in data["questions"] if same_result(q["sql"], question["sql"])), None):
+        if same := same_question(question["sql"], data["questions"]):
             notes.append(f"KPI {kpi.name}: computed by {same['id']} ({same['text']})")
             continue
         data["questions"].append(question)
