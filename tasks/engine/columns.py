@@ -30,6 +30,7 @@ from schemas.spec import (
     DerivedGenerator,
     FakerGenerator,
     ForeignKeyGenerator,
+    Generator,
     LookupGenerator,
     NumericGenerator,
     SequenceGenerator,
@@ -367,19 +368,27 @@ def lookup(ctx: BuildContext, gen: LookupGenerator) -> pd.Series:
     return ctx.parents[fk.parent_table].values(gen.column, ctx.positions[gen.via])
 
 
-def _conditional(ctx: BuildContext, column: ColumnSpec, gen: ConditionalGenerator) -> pd.Series:
+def conditional_cases(ctx: BuildContext, gen: ConditionalGenerator) -> list[tuple[np.ndarray, str, Generator]]:
+    """(rows, subset label, generator) for each case of ``gen`` that has rows, the default last (the other rows)."""
     codes, labels = _text_codes(ctx.columns[gen.on])
     matched = np.zeros(ctx.n, dtype=bool)
-    parts: list[tuple[np.ndarray, pd.Series]] = []
+    found = []
     for key, case in gen.cases.items():
         hits = np.flatnonzero(labels == str(key))
         mask = np.isin(codes, hits) if len(hits) else np.zeros(ctx.n, dtype=bool)
         matched |= mask
         if mask.any():
-            parts.append((mask, build_column(ctx.subset(mask, f"case={key}"), column, case)))
+            found.append((mask, f"case={key}", case))
     rest = ~matched
     if gen.default is not None and rest.any():
-        parts.append((rest, build_column(ctx.subset(rest, "default"), column, gen.default)))
+        found.append((rest, "default", gen.default))
+    return found
+
+
+def _conditional(ctx: BuildContext, column: ColumnSpec, gen: ConditionalGenerator) -> pd.Series:
+    parts: list[tuple[np.ndarray, pd.Series]] = [
+        (mask, build_column(ctx.subset(mask, label), column, case)) for mask, label, case in conditional_cases(ctx, gen)
+    ]
     if parts and all(pd.api.types.is_numeric_dtype(v) for _, v in parts):
         numbers = np.full(ctx.n, np.nan)
         for mask, values in parts:

@@ -83,21 +83,11 @@ def _reweighted(ctx, column: ColumnSpec, scenario: ScenarioSpec, gen=None) -> np
     the trial was activated) is re-drawn case by case, each case with its own weights."""
     gen = gen or column.generator
     if isinstance(gen, ConditionalGenerator):
-        from tasks.engine.columns import _text_codes  # local: columns imports this module
+        from tasks.engine.columns import conditional_cases  # local: columns imports this module
 
-        codes, labels = _text_codes(ctx.columns[gen.on])
         out = np.full(ctx.n, None, dtype=object)
-        matched = np.zeros(ctx.n, dtype=bool)
-        cases = [(key, case) for key, case in gen.cases.items()] + [(None, gen.default)]
-        for key, case in cases:
-            if key is None:
-                mask = ~matched
-            else:
-                hits = np.flatnonzero(labels == str(key))
-                mask = np.isin(codes, hits) if len(hits) else np.zeros(ctx.n, dtype=bool)
-                matched |= mask
-            if case is not None and mask.any():
-                out[mask] = _reweighted(ctx.subset(mask, f"case={key}"), column, scenario, case)
+        for mask, label, case in conditional_cases(ctx, gen):
+            out[mask] = _reweighted(ctx.subset(mask, label), column, scenario, case)
         return out
     base = np.asarray(gen.weights if gen.weights is not None else np.ones(len(gen.values)), dtype=float)
     multipliers = np.array([scenario.effect.multipliers.get(str(v), 1.0) for v in gen.values])
