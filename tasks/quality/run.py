@@ -90,8 +90,9 @@ def run_quality(
         if ctx is not None:
             ctx.close()
         con.close()
-    blocks = story_blocks(spec, rows)
-    report = build_report(checks, measured, success, issue_log, present, seconds, gx_seconds, story_blocks=blocks)
+    report = build_report(
+        checks, measured, success, issue_log, present, seconds, gx_seconds, blocks_on_story=story_blocks(spec, rows)
+    )
     if not gx:
         report.engine = "basic (each check's own rule, GX not run)"
     elif data_docs_dir is not None:  # rendered by now, or being rendered in the background
@@ -179,15 +180,13 @@ def build_report(
     seconds: dict[str, float],
     gx_seconds: float,
     *,
-    story_blocks: bool | None = None,
+    blocks_on_story: bool,
 ) -> QualityReport:
     """Turn metrics and GX verdicts into the report (planted findings apart from unplanned defects).
 
-    Story-check defects fail the verdict when ``story_blocks`` (see ``story_blocks()``); otherwise they are
+    Story-check defects fail the verdict when ``blocks_on_story`` (see ``story_blocks()``); otherwise they are
     reported (in their category, in ``story_defects`` and the PDF) without stopping the run.
     """
-    if story_blocks is None:
-        story_blocks = get_settings().story_gate == "block"
     present_entries = [e for i, e in enumerate(issue_log) if present.get(i, False)]
     groups: dict[tuple[str, str | None, str], list[int]] = defaultdict(list)
     for i, entry in enumerate(issue_log):
@@ -228,7 +227,7 @@ def build_report(
         categories.append(
             CategoryResult(
                 category=category,
-                passed=not [f for f in findings if story_blocks or not f.story],
+                passed=not [f for f in findings if blocks_on_story or not f.story],
                 score=round(100.0 * (evaluated - failed) / evaluated, 1) if evaluated else 100.0,
                 evaluated=evaluated,
                 failed=failed,
@@ -262,13 +261,13 @@ def build_report(
         elif not detected.get(key):
             undetected.append(f"{kind} in {where}: {len(indexes)} cases, present, flagged by no rule")
     unplanned = sum(len(c.findings) for c in categories)
-    blocking = sum(1 for c in categories for f in c.findings if story_blocks or not f.story)
+    blocking = sum(1 for c in categories for f in c.findings if blocks_on_story or not f.story)
     return QualityReport(
         categories=categories,
         verdict="fail" if blocking or missing else "pass",
         unplanned_defects=unplanned,
         story_defects=sum(f.story for c in categories for f in c.findings),
-        story_gate="block" if story_blocks else "report",
+        story_gate="block" if blocks_on_story else "report",
         planted_found=sum(len(c.planted) for c in categories),
         planted_missing=missing,
         engine=ENGINE,
