@@ -30,7 +30,7 @@ from schemas.parts import Catalog, Catalogs, Dimensions, Shape, TablePart, Vocab
 from tasks.design.brief_reader import load_lexicon
 from tasks.design.kpi_columns import add_kpis, fill_template
 from tasks.design.places import Places, currency_of, places_for
-from tasks.design.shape import appositive
+from tasks.design.shape import PUBLIC_BODY_PROFILE, appositive
 from tasks.domains import DomainMatch, blueprint_texts, get_blueprint, match_confidence, stem, tokens
 from tasks.settings import get_settings
 
@@ -351,7 +351,7 @@ def template_words(comp: Composition, vocabulary: Vocabulary) -> dict[str, str]:
     money = vocabulary.money_words.get(comp.roles.get("event", ""), "revenue")
     words["money"], words["money_col"] = money, _snake(money)
     words["capacity_unit"] = "places"
-    words["state_also"] = "" if comp.roles.get("place") in STATE_LIKE else ", state"
+    words["state_also"] = "" if "place_is_state" in comp.features else ", state"
     words["quantity_expr"] = "quantity" if "quantity" in comp.features else "1"
     words["quantity_expr_f"] = "f.quantity" if "quantity" in comp.features else "1"
     words["typical_price"] = "25"
@@ -756,7 +756,7 @@ def _profile(comp: Composition, frame: BriefFrame) -> str:
     did = " and ".join(parts) or f"records its {comp.words['events_words']}"
     organisation = (_organisation(frame) or "").lower().split() or [""]
     if organisation[-1] in PUBLIC_BODIES:
-        return "a public body that publishes its data for analysis"
+        return PUBLIC_BODY_PROFILE
     kind = _kind_of_business(frame, comp)
     if organisation[-1] and organisation[-1] == comp.roles.get("outlet"):
         return " ".join(["a", kind, comp.roles["outlet"]]).replace("  ", " ")  # "a multi-specialty hospital"

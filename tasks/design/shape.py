@@ -984,16 +984,16 @@ def render_statement(data: dict, frame: BriefFrame, brief_scenarios: list[str]) 
     measure = f", measure {_join(kpis)}" if kpis else ""
     stakeholder = profile.get("stakeholder") or "management"
     # a public body has results that improve or fall behind, not a business that gains or loses
-    where = (
-        "results improved or fell behind"
-        if about.lower().startswith("a public body")
-        else "the business gained or lost"
-    )
+    where = "results improved or fell behind" if about == PUBLIC_BODY_PROFILE else "the business gained or lost"
     ask = (
         f" As the analyst for the {stakeholder}, use the data from {month_label(start)} to {month_label(end)}"
         f"{measure}, find where {where}, and recommend what to do."
     )
     return (lead + operates + events + ask).strip()
+
+
+# the profile the composer gives a department, ministry or council (tasks.design.compose)
+PUBLIC_BODY_PROFILE = "a public body that publishes its data for analysis"
 
 
 def _in_sentence(name: str) -> str:
